@@ -1,0 +1,23 @@
+//! Kubernetes API semantics, with no IO: what the apiserver applies to every object on the way
+//! in, whichever face (gRPC or REST) it came through, and what the scheduler and agent share.
+//!
+//! # Layout
+//! - `selector`: label and field selectors (parse, print, match).
+//! - `quantity`: resource quantities ("100m", "1Gi") with exact arithmetic.
+//! - `names`: Kubernetes' name, label and annotation syntax rules and their messages.
+//! - `pod`: the Pod's API rules: defaults, validation, update rules and its QoS class.
+//! - `resource`: the `Resource` trait: each kind's names, scope, metadata and list type.
+//! - `error`: `ApiError`, a Kubernetes `Status` failure, and `Cause` for one invalid field.
+
+pub mod error;
+pub mod names;
+pub mod pod;
+pub mod quantity;
+pub mod resource;
+pub mod selector;
+
+pub use error::{ApiError, Cause};
+pub use resource::Resource;
+pub mod strategy;
+
+pub use strategy::Strategy;

@@ -1,0 +1,19 @@
+//! Podium's apiserver: the durable object store and the Kubernetes API over it.
+//!
+//! Start reading at `server` (how the pieces are wired and served), then `registry` (the API
+//! semantics every face shares), then `store` (durability, resourceVersions, watches).
+//!
+//! # Layout
+//! - `store`: the `Store` trait and its sled implementation; the only code that opens sled.
+//! - `registry`: `Api`, Kubernetes semantics over a store (create, update, delete, list, watch,
+//!   binding, namespaces).
+//! - `grpc`: the tonic services, one per kind, over `Api`.
+//! - `server`: configuration, the listener serving gRPC, and graceful shutdown.
+
+pub mod grpc;
+pub mod registry;
+pub mod server;
+pub mod store;
+
+pub use registry::Api;
+pub use server::{Config, RunningServer, start};

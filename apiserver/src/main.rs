@@ -1,0 +1,75 @@
+//! The `apiserver` binary: flags, logging and signals around `podium_apiserver::start`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use podium_apiserver::store::SledStoreOptions;
+use podium_apiserver::{Config, start};
+use tokio_util::sync::CancellationToken;
+
+/// Podium's apiserver: stores pods, nodes, namespaces, events, leases and priority classes,
+/// and serves the Kubernetes API over gRPC.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on (gRPC and, later, REST share it).
+    #[arg(long, env = "PODIUM_LISTEN", default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// Directory of the durable store; created if missing.
+    #[arg(long, env = "PODIUM_DATA_DIR", default_value = "./podium-data")]
+    data_dir: PathBuf,
+    /// Most store commits kept for resuming watches.
+    #[arg(long, env = "PODIUM_HISTORY_MAX_COMMITS", default_value_t = 200_000)]
+    history_max_commits: u64,
+    /// Oldest store commit kept for resuming watches, in seconds.
+    #[arg(long, env = "PODIUM_HISTORY_MAX_AGE_SECONDS", default_value_t = 300)]
+    history_max_age_seconds: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sled=warn".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let config = Config {
+        listen: args.listen,
+        data_dir: args.data_dir.clone(),
+        store: SledStoreOptions {
+            history_max_commits: args.history_max_commits,
+            history_max_age: Duration::from_secs(args.history_max_age_seconds),
+            ..SledStoreOptions::default()
+        },
+    };
+    let shutdown = CancellationToken::new();
+    let server = start(config, shutdown.clone())
+        .await
+        .context("starting the apiserver")?;
+    tracing::info!(
+        address = %server.local_addr,
+        data_dir = %args.data_dir.display(),
+        "apiserver listening (gRPC) on {}",
+        server.local_addr
+    );
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        shutdown.cancel();
+    });
+    server.wait().await.context("serving")?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}

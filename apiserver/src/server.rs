@@ -1,0 +1,121 @@
+//! Wiring: open the store, build the API, serve it on one listener, shut down cleanly.
+//!
+//! One port carries every face: tonic's routes become an axum router, so the REST face can be
+//! merged into the same router. Shutdown is one token: it ends watches, lets in-flight calls
+//! finish (up to a grace period), then flushes and closes the store.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::registry::{Api, run_namespace_finalizer};
+use crate::store::{SledStore, SledStoreOptions, Store, StoreError};
+
+/// How long in-flight calls may run after shutdown begins.
+const DRAIN_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub store: SledStoreOptions,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("opening the store in {path}: {source}")]
+    Store { path: PathBuf, source: StoreError },
+    #[error("binding {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("starting the API: {0}")]
+    Api(#[from] podium_api::ApiError),
+    #[error("serving: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// A started server.
+pub struct RunningServer {
+    /// Where it listens (the real port when configured with port 0).
+    pub local_addr: SocketAddr,
+    pub api: Api,
+    task: JoinHandle<Result<(), ServerError>>,
+}
+
+impl RunningServer {
+    /// Waits for the server to stop (after its shutdown token is cancelled).
+    pub async fn wait(self) -> Result<(), ServerError> {
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(ServerError::Serve(std::io::Error::other(e))))
+    }
+}
+
+/// Opens the store, binds the listener and serves until `shutdown` is cancelled.
+pub async fn start(
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<RunningServer, ServerError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| ServerError::Store {
+        path: config.data_dir.clone(),
+        source: StoreError::Aborted(Box::new(e)),
+    })?;
+    let store = Arc::new(
+        SledStore::open(&config.data_dir, config.store.clone()).map_err(|source| {
+            ServerError::Store {
+                path: config.data_dir.clone(),
+                source,
+            }
+        })?,
+    );
+    let api = Api::new(store.clone() as Arc<dyn Store>).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr()?;
+    let router = crate::grpc::routes(api.clone()).into_axum_router();
+    tokio::spawn(run_namespace_finalizer(api.clone(), shutdown.clone()));
+    let task = {
+        let api = api.clone();
+        tokio::spawn(async move {
+            let graceful = {
+                let shutdown = shutdown.clone();
+                let api = api.clone();
+                async move {
+                    shutdown.cancelled().await;
+                    api.end_watches();
+                }
+            };
+            let serve = axum::serve(listener, router).with_graceful_shutdown(graceful);
+            let serve = async move { serve.await };
+            tokio::pin!(serve);
+            tokio::select! {
+                result = &mut serve => result?,
+                () = async { shutdown.cancelled().await; tokio::time::sleep(DRAIN_GRACE).await } => {
+                    tracing::warn!("in-flight calls did not finish within {DRAIN_GRACE:?}; closing");
+                }
+            }
+            let closing = store.clone();
+            tokio::task::spawn_blocking(move || closing.close())
+                .await
+                .ok();
+            tracing::info!("store flushed and closed");
+            Ok(())
+        })
+    };
+    Ok(RunningServer {
+        local_addr,
+        api,
+        task,
+    })
+}
