@@ -37,10 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("podium.required option is not defined")?;
 
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
-    std::fs::write(
-        out_dir.join("descriptor.bin"),
-        compiler.encode_file_descriptor_set(),
-    )?;
+    std::fs::write(out_dir.join("descriptor.bin"), compiler.encode_file_descriptor_set())?;
 
     let mut builder = tonic_prost_build::configure()
         .btree_map(".")
@@ -56,17 +53,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         for field in message.fields() {
             if field.containing_oneof().is_some_and(|o| !o.is_synthetic()) {
-                return Err(
-                    format!("{}: oneofs have no Kubernetes JSON form", field.full_name()).into(),
-                );
+                return Err(format!("{}: oneofs have no Kubernetes JSON form", field.full_name()).into());
             }
             if matches!(field.kind(), Kind::Enum(_)) {
                 return Err(format!("{}: Kubernetes enums are strings", field.full_name()).into());
             }
-            let is_required = matches!(
-                field.options().get_extension(&required).as_ref(),
-                Value::Bool(true)
-            );
+            let is_required = matches!(field.options().get_extension(&required).as_ref(), Value::Bool(true));
             let path = format!("{name}.{}", field.name());
             builder = builder.field_attribute(path, serde_attribute(&field, is_required));
         }

@@ -26,11 +26,7 @@ impl Cause {
             detail: "Required value".into(),
         }
     }
-    pub fn invalid(
-        field: impl Into<String>,
-        value: impl fmt::Display,
-        detail: impl fmt::Display,
-    ) -> Self {
+    pub fn invalid(field: impl Into<String>, value: impl fmt::Display, detail: impl fmt::Display) -> Self {
         Cause {
             reason: "FieldValueInvalid",
             field: field.into(),
@@ -38,22 +34,14 @@ impl Cause {
         }
     }
     /// An invalid value that is not a string (printed bare, as Go prints numbers).
-    pub fn invalid_number(
-        field: impl Into<String>,
-        value: impl fmt::Display,
-        detail: impl fmt::Display,
-    ) -> Self {
+    pub fn invalid_number(field: impl Into<String>, value: impl fmt::Display, detail: impl fmt::Display) -> Self {
         Cause {
             reason: "FieldValueInvalid",
             field: field.into(),
             detail: format!("Invalid value: {value}: {detail}"),
         }
     }
-    pub fn not_supported(
-        field: impl Into<String>,
-        value: impl fmt::Display,
-        supported: &[&str],
-    ) -> Self {
+    pub fn not_supported(field: impl Into<String>, value: impl fmt::Display, supported: &[&str]) -> Self {
         let list: Vec<String> = supported.iter().map(|s| format!("\"{s}\"")).collect();
         Cause {
             reason: "FieldValueNotSupported",
@@ -114,12 +102,7 @@ impl std::error::Error for ApiError {}
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 impl ApiError {
-    pub fn new(
-        code: i32,
-        reason: &str,
-        message: impl Into<String>,
-        details: Option<StatusDetails>,
-    ) -> Self {
+    pub fn new(code: i32, reason: &str, message: impl Into<String>, details: Option<StatusDetails>) -> Self {
         ApiError {
             status: Box::new(Status {
                 kind: "Status".into(),

@@ -33,15 +33,15 @@ pub const TOTAL_ANNOTATION_SIZE_LIMIT_BYTES: usize = 256 * (1 << 10);
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 const DNS1123_LABEL_ERR_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
 
-const DNS1123_SUBDOMAIN_FMT: &str =
-    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUBDOMAIN_FMT: &str = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const DNS1123_SUBDOMAIN_ERR_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
 
 const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
 const DNS1035_LABEL_ERR_MSG: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
 
 const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
-const QUALIFIED_NAME_ERR_MSG: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const QUALIFIED_NAME_ERR_MSG: &str =
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 const LABEL_VALUE_ERR_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
@@ -51,11 +51,11 @@ const C_IDENTIFIER_ERR_MSG: &str = "a valid C identifier must start with alphabe
 
 const ENV_VAR_NAME_FMT: &str = "[-._a-zA-Z][-._a-zA-Z0-9]*";
 const ENV_VAR_NAME_ERR_MSG: &str = "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit";
-const RELAXED_ENV_VAR_NAME_ERR_MSG: &str = "a valid environment variable name must consist only of printable ASCII characters other than '='";
+const RELAXED_ENV_VAR_NAME_ERR_MSG: &str =
+    "a valid environment variable name must consist only of printable ASCII characters other than '='";
 
 const CONFIG_MAP_KEY_FMT: &str = "[-._a-zA-Z0-9]+";
-const CONFIG_MAP_KEY_ERR_MSG: &str =
-    "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
+const CONFIG_MAP_KEY_ERR_MSG: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
 
 const IP_ERR_MSG: &str = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
 
@@ -103,9 +103,7 @@ fn is_lower_alnum(c: u8) -> bool {
 fn matches_dns1123_label(b: &[u8]) -> bool {
     match (b.first(), b.last()) {
         (Some(&first), Some(&last)) => {
-            is_lower_alnum(first)
-                && is_lower_alnum(last)
-                && b.iter().all(|&c| is_lower_alnum(c) || c == b'-')
+            is_lower_alnum(first) && is_lower_alnum(last) && b.iter().all(|&c| is_lower_alnum(c) || c == b'-')
         }
         _ => false,
     }
@@ -120,9 +118,7 @@ fn matches_dns1123_subdomain(b: &[u8]) -> bool {
 fn matches_dns1035_label(b: &[u8]) -> bool {
     match (b.first(), b.last()) {
         (Some(&first), Some(&last)) => {
-            first.is_ascii_lowercase()
-                && is_lower_alnum(last)
-                && b.iter().all(|&c| is_lower_alnum(c) || c == b'-')
+            first.is_ascii_lowercase() && is_lower_alnum(last) && b.iter().all(|&c| is_lower_alnum(c) || c == b'-')
         }
         _ => false,
     }
@@ -264,10 +260,7 @@ pub fn is_qualified_name(value: &str) -> Vec<String> {
     if name.is_empty() {
         errs.push(format!("name part {}", empty_error()));
     } else if name.len() > QUALIFIED_NAME_MAX_LENGTH {
-        errs.push(format!(
-            "name part {}",
-            max_len_error(QUALIFIED_NAME_MAX_LENGTH)
-        ));
+        errs.push(format!("name part {}", max_len_error(QUALIFIED_NAME_MAX_LENGTH)));
     }
     if !matches_qualified_name(name.as_bytes()) {
         errs.push(format!(
@@ -386,9 +379,7 @@ pub fn is_valid_port_name(port: &str) -> Vec<String> {
         errs.push(max_len_error(PORT_NAME_MAX_LENGTH));
     }
     if b.is_empty() || !b.iter().all(|&c| is_lower_alnum(c) || c == b'-') {
-        errs.push(
-            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string(),
-        );
+        errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string());
     }
     if !b.iter().any(u8::is_ascii_lowercase) {
         errs.push("must contain at least one letter (a-z)".to_string());
@@ -675,10 +666,7 @@ mod tests {
             is_qualified_name(&"a".repeat(64)),
             vec!["name part must be no more than 63 characters"]
         );
-        assert_eq!(
-            is_qualified_name("/a"),
-            vec!["prefix part must be non-empty"]
-        );
+        assert_eq!(is_qualified_name("/a"), vec!["prefix part must be non-empty"]);
         assert_eq!(
             is_qualified_name("Example.com/a"),
             vec![format!("prefix part {SUBDOMAIN_MSG}")]
@@ -697,15 +685,7 @@ mod tests {
 
     #[test]
     fn label_value() {
-        for ok in [
-            "",
-            "a",
-            "MyValue",
-            "my_value",
-            "12345",
-            "a.b-c_d",
-            &"v".repeat(63),
-        ] {
+        for ok in ["", "a", "MyValue", "my_value", "12345", "a.b-c_d", &"v".repeat(63)] {
             assert!(is_valid_label_value(ok).is_empty(), "{ok}");
         }
         let msg = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
@@ -738,9 +718,7 @@ mod tests {
         assert!(is_relaxed_env_var_name("1 A:b").is_empty());
         assert_eq!(
             is_relaxed_env_var_name("a=b"),
-            vec![
-                "a valid environment variable name must consist only of printable ASCII characters other than '='"
-            ]
+            vec!["a valid environment variable name must consist only of printable ASCII characters other than '='"]
         );
         assert_eq!(
             is_relaxed_env_var_name(""),
@@ -755,10 +733,7 @@ mod tests {
     fn ports() {
         assert!(is_valid_port_num(1).is_empty());
         assert!(is_valid_port_num(65535).is_empty());
-        assert_eq!(
-            is_valid_port_num(0),
-            vec!["must be between 1 and 65535, inclusive"]
-        );
+        assert_eq!(is_valid_port_num(0), vec!["must be between 1 and 65535, inclusive"]);
         assert_eq!(is_valid_port_num(65536).len(), 1);
         assert!(is_valid_port_name("http").is_empty());
         assert!(is_valid_port_name("h2c-1").is_empty());
@@ -838,10 +813,7 @@ mod tests {
             parse_ip_sloppy("010.001.0.1"),
             Some(IpAddr::V4(Ipv4Addr::new(10, 1, 0, 1)))
         );
-        assert_eq!(
-            parse_ip_sloppy("1::2"),
-            Some("1::2".parse::<IpAddr>().unwrap())
-        );
+        assert_eq!(parse_ip_sloppy("1::2"), Some("1::2".parse::<IpAddr>().unwrap()));
         assert_eq!(
             parse_ip_sloppy("::ffff:1.2.3.4"),
             Some("::ffff:1.2.3.4".parse::<IpAddr>().unwrap())

@@ -30,9 +30,7 @@ use std::str::FromStr;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QuantityError {
     /// The string is not a number followed by a suffix.
-    #[error(
-        "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
-    )]
+    #[error("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")]
     FormatWrong,
     /// The number part has no digits where Kubernetes needs some (".e-10").
     #[error("unable to parse numeric part of quantity")]
@@ -495,12 +493,7 @@ fn kubernetes_echoes_input(parts: &Parts<'_>, suffix: Suffix) -> Option<bool> {
 /// |num.denom| × 2^binary_exponent × 10^decimal_exponent in nano-units, rounded up when finer
 /// than that; None when it does not fit an `i128`. Works on decimal digit strings so that no
 /// input, however long, costs more than a pass over it.
-fn magnitude_in_nanos(
-    num: &str,
-    denom: &str,
-    binary_exponent: u32,
-    decimal_exponent: i64,
-) -> Option<i128> {
+fn magnitude_in_nanos(num: &str, denom: &str, binary_exponent: u32, decimal_exponent: i64) -> Option<i128> {
     let mut digits: Vec<u8> = num
         .bytes()
         .chain(denom.bytes())
@@ -696,17 +689,9 @@ mod tests {
                 continue;
             }
             let negative = q(&format!("-{input}"));
-            assert_eq!(
-                (negative.nanos(), negative.format()),
-                (-nanos, format),
-                "-{input}"
-            );
+            assert_eq!((negative.nanos(), negative.format()), (-nanos, format), "-{input}");
             let positive = q(&format!("+{input}"));
-            assert_eq!(
-                (positive.nanos(), positive.format()),
-                (nanos, format),
-                "+{input}"
-            );
+            assert_eq!((positive.nanos(), positive.format()), (nanos, format), "+{input}");
         }
     }
 
@@ -716,11 +701,7 @@ mod tests {
             "", "1.1.M", "1+1.0M", "0.1am", "aoeu", " 1", "1 ", "1KiB", "1x", "1e1.5",
         ];
         for input in format_wrong {
-            assert_eq!(
-                Quantity::parse(input),
-                Err(QuantityError::FormatWrong),
-                "{input:?}"
-            );
+            assert_eq!(Quantity::parse(input), Err(QuantityError::FormatWrong), "{input:?}");
         }
         assert_eq!(
             QuantityError::FormatWrong.to_string(),
@@ -740,31 +721,17 @@ mod tests {
             "1e99999999999999999999",
         ];
         for input in bad_suffix {
-            assert_eq!(
-                Quantity::parse(input),
-                Err(QuantityError::Suffix),
-                "{input:?}"
-            );
+            assert_eq!(Quantity::parse(input), Err(QuantityError::Suffix), "{input:?}");
         }
-        assert_eq!(
-            QuantityError::Suffix.to_string(),
-            "unable to parse quantity's suffix"
-        );
+        assert_eq!(QuantityError::Suffix.to_string(), "unable to parse quantity's suffix");
         for input in ["e-10", ".e-10", "-.e-12"] {
-            assert_eq!(
-                Quantity::parse(input),
-                Err(QuantityError::Numeric),
-                "{input:?}"
-            );
+            assert_eq!(Quantity::parse(input), Err(QuantityError::Numeric), "{input:?}");
         }
         assert_eq!(
             QuantityError::Numeric.to_string(),
             "unable to parse numeric part of quantity"
         );
-        assert!(matches!(
-            Quantity::parse("1e30"),
-            Err(QuantityError::TooLarge(_))
-        ));
+        assert!(matches!(Quantity::parse("1e30"), Err(QuantityError::TooLarge(_))));
         assert_eq!(q("1e28").nanos(), dec(1, 28));
     }
 
@@ -896,12 +863,7 @@ mod tests {
             assert_eq!(changed.to_string(), canonical, "{input:?}");
         }
         // And re-canonicalises these.
-        for (input, printed) in [
-            ("0.5", "500m"),
-            ("8Ki", "8Ki"),
-            ("1.5k", "1500"),
-            ("1000", "1k"),
-        ] {
+        for (input, printed) in [("0.5", "500m"), ("8Ki", "8Ki"), ("1.5k", "1500"), ("1000", "1k")] {
             assert_eq!(q(input).to_string(), printed, "{input:?}");
         }
     }

@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 
 use podium_proto::k8s::coordination::v1::{Lease, LeaseList};
-use podium_proto::k8s::core::v1::{
-    Event, EventList, Namespace, NamespaceList, Node, NodeList, Pod, PodList,
-};
+use podium_proto::k8s::core::v1::{Event, EventList, Namespace, NamespaceList, Node, NodeList, Pod, PodList};
 use podium_proto::k8s::meta::v1::{ListMeta, ObjectMeta};
 use podium_proto::k8s::scheduling::v1::{PriorityClass, PriorityClassList};
 use serde::Serialize;
@@ -15,27 +13,10 @@ use serde::de::DeserializeOwned;
 
 /// A Kubernetes kind that Podium stores and serves.
 pub trait Resource:
-    prost::Message
-    + Default
-    + Clone
-    + PartialEq
-    + Debug
-    + Serialize
-    + DeserializeOwned
-    + Send
-    + Sync
-    + 'static
+    prost::Message + Default + Clone + PartialEq + Debug + Serialize + DeserializeOwned + Send + Sync + 'static
 {
     /// The list envelope of this kind.
-    type List: prost::Message
-        + Default
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static;
+    type List: prost::Message + Default + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static;
 
     const KIND: &'static str;
     const LIST_KIND: &'static str;

@@ -73,18 +73,11 @@ pub fn validate_metadata<K: Strategy>(meta: &ObjectMeta) -> Vec<Cause> {
             causes.push(Cause::required("metadata.namespace"));
         } else {
             for problem in names::is_dns1123_label(&meta.namespace) {
-                causes.push(Cause::invalid(
-                    "metadata.namespace",
-                    &meta.namespace,
-                    problem,
-                ));
+                causes.push(Cause::invalid("metadata.namespace", &meta.namespace, problem));
             }
         }
     } else if !meta.namespace.is_empty() {
-        causes.push(Cause::forbidden(
-            "metadata.namespace",
-            "not allowed on this type",
-        ));
+        causes.push(Cause::forbidden("metadata.namespace", "not allowed on this type"));
     }
     causes.extend(validate_labels(&meta.labels, "metadata.labels"));
     for key in meta.annotations.keys() {
@@ -101,21 +94,14 @@ pub fn validate_metadata<K: Strategy>(meta: &ObjectMeta) -> Vec<Cause> {
     }
     for (i, finalizer) in meta.finalizers.iter().enumerate() {
         for problem in names::is_qualified_name(finalizer) {
-            causes.push(Cause::invalid(
-                format!("metadata.finalizers[{i}]"),
-                finalizer,
-                problem,
-            ));
+            causes.push(Cause::invalid(format!("metadata.finalizers[{i}]"), finalizer, problem));
         }
     }
     causes
 }
 
 /// Kubernetes' ValidateLabels: qualified-name keys and label values.
-pub fn validate_labels(
-    labels: &std::collections::BTreeMap<String, String>,
-    field: &str,
-) -> Vec<Cause> {
+pub fn validate_labels(labels: &std::collections::BTreeMap<String, String>, field: &str) -> Vec<Cause> {
     let mut causes = Vec::new();
     for (key, value) in labels {
         for problem in names::is_qualified_name(key) {
@@ -161,11 +147,7 @@ impl Strategy for Node {
                 }
                 const EFFECTS: [&str; 3] = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
                 if !EFFECTS.contains(&taint.effect.as_str()) {
-                    causes.push(Cause::not_supported(
-                        format!("{field}.effect"),
-                        &taint.effect,
-                        &EFFECTS,
-                    ));
+                    causes.push(Cause::not_supported(format!("{field}.effect"), &taint.effect, &EFFECTS));
                 }
             }
         }
@@ -180,11 +162,7 @@ impl Strategy for Event {
             causes.push(Cause::required("involvedObject"));
         }
         if !self.r#type.is_empty() && self.r#type != "Normal" && self.r#type != "Warning" {
-            causes.push(Cause::not_supported(
-                "type",
-                &self.r#type,
-                &["Normal", "Warning"],
-            ));
+            causes.push(Cause::not_supported("type", &self.r#type, &["Normal", "Warning"]));
         }
         causes
     }
@@ -237,10 +215,7 @@ impl Strategy for PriorityClass {
     fn validate_update(&self, old: &Self) -> Vec<Cause> {
         let mut causes = self.validate();
         if self.value != old.value {
-            causes.push(Cause::forbidden(
-                "value",
-                "may not be changed in an update.",
-            ));
+            causes.push(Cause::forbidden("value", "may not be changed in an update."));
         }
         causes
     }

@@ -33,19 +33,15 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sled=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sled=warn".into()),
         )
         .init();
     let args = Args::parse();
-    let config = Config {
-        listen: args.listen,
-        data_dir: args.data_dir.clone(),
-        store: SledStoreOptions {
-            history_max_commits: args.history_max_commits,
-            history_max_age: Duration::from_secs(args.history_max_age_seconds),
-            ..SledStoreOptions::default()
-        },
+    let mut config = Config::new(args.listen, args.data_dir.clone());
+    config.store = SledStoreOptions {
+        history_max_commits: args.history_max_commits,
+        history_max_age: Duration::from_secs(args.history_max_age_seconds),
+        ..SledStoreOptions::default()
     };
     let shutdown = CancellationToken::new();
     let server = start(config, shutdown.clone())

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::registry::{Api, run_namespace_finalizer};
+use crate::registry::{Api, BOOKMARK_INTERVAL, run_namespace_finalizer};
 use crate::store::{SledStore, SledStoreOptions, Store, StoreError};
 
 /// How long in-flight calls may run after shutdown begins.
@@ -24,6 +24,20 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub store: SledStoreOptions,
+    /// How often watches that allow bookmarks get one.
+    pub bookmark_interval: Duration,
+}
+
+impl Config {
+    /// A configuration with default store and watch settings.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
+        Config {
+            listen,
+            data_dir,
+            store: SledStoreOptions::default(),
+            bookmark_interval: BOOKMARK_INTERVAL,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,10 +45,7 @@ pub enum ServerError {
     #[error("opening the store in {path}: {source}")]
     Store { path: PathBuf, source: StoreError },
     #[error("binding {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("starting the API: {0}")]
     Api(#[from] podium_api::ApiError),
     #[error("serving: {0}")]
@@ -59,23 +70,20 @@ impl RunningServer {
 }
 
 /// Opens the store, binds the listener and serves until `shutdown` is cancelled.
-pub async fn start(
-    config: Config,
-    shutdown: CancellationToken,
-) -> Result<RunningServer, ServerError> {
+pub async fn start(config: Config, shutdown: CancellationToken) -> Result<RunningServer, ServerError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| ServerError::Store {
         path: config.data_dir.clone(),
         source: StoreError::Aborted(Box::new(e)),
     })?;
     let store = Arc::new(
-        SledStore::open(&config.data_dir, config.store.clone()).map_err(|source| {
-            ServerError::Store {
-                path: config.data_dir.clone(),
-                source,
-            }
+        SledStore::open(&config.data_dir, config.store.clone()).map_err(|source| ServerError::Store {
+            path: config.data_dir.clone(),
+            source,
         })?,
     );
-    let api = Api::new(store.clone() as Arc<dyn Store>).await?;
+    let api = Api::new(store.clone() as Arc<dyn Store>)
+        .await?
+        .with_bookmark_interval(config.bookmark_interval);
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind {
@@ -106,16 +114,10 @@ pub async fn start(
                 }
             }
             let closing = store.clone();
-            tokio::task::spawn_blocking(move || closing.close())
-                .await
-                .ok();
+            tokio::task::spawn_blocking(move || closing.close()).await.ok();
             tracing::info!("store flushed and closed");
             Ok(())
         })
     };
-    Ok(RunningServer {
-        local_addr,
-        api,
-        task,
-    })
+    Ok(RunningServer { local_addr, api, task })
 }

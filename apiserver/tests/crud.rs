@@ -4,9 +4,7 @@ mod common;
 
 use common::{TestServer, pod};
 use podium_client::ListParams;
-use podium_proto::k8s::core::v1::{
-    Binding, Container, Namespace, Node, ObjectReference, Pod, PodStatus,
-};
+use podium_proto::k8s::core::v1::{Binding, Container, Namespace, Node, ObjectReference, Pod, PodStatus};
 use podium_proto::k8s::meta::v1::{DeleteOptions, ObjectMeta, Preconditions};
 use podium_proto::k8s::scheduling::v1::PriorityClass;
 
@@ -65,10 +63,7 @@ async fn create_fills_kubernetes_defaults_and_metadata() {
     assert_eq!(spec.enable_service_links, Some(true));
     assert_eq!(spec.priority, Some(0));
     assert_eq!(spec.containers[0].image_pull_policy, "IfNotPresent");
-    assert_eq!(
-        spec.containers[0].termination_message_path,
-        "/dev/termination-log"
-    );
+    assert_eq!(spec.containers[0].termination_message_path, "/dev/termination-log");
     let tolerations: Vec<_> = spec
         .tolerations
         .iter()
@@ -113,10 +108,7 @@ async fn errors_carry_kubernetes_reasons_and_messages() {
     assert_eq!(exists.status.message, "pods \"web\" already exists");
 
     let missing = pods.get("nope").await.unwrap_err();
-    assert_eq!(
-        missing.api().unwrap().status.message,
-        "pods \"nope\" not found"
-    );
+    assert_eq!(missing.api().unwrap().status.message, "pods \"nope\" not found");
     assert_eq!(missing.code(), 404);
 
     let mut bad = pod("Bad_Name");
@@ -171,19 +163,11 @@ async fn updates_use_optimistic_concurrency_and_keep_the_spec_immutable() {
         v2.metadata.as_ref().unwrap().resource_version,
         v1.metadata.as_ref().unwrap().resource_version
     );
-    assert_eq!(
-        v2.spec.as_ref().unwrap().containers[0].image,
-        "busybox:1.37"
-    );
+    assert_eq!(v2.spec.as_ref().unwrap().containers[0].image, "busybox:1.37");
     assert_eq!(v2.metadata.as_ref().unwrap().generation, 2);
 
     let mut stale = v1.clone();
-    stale
-        .metadata
-        .as_mut()
-        .unwrap()
-        .labels
-        .insert("a".into(), "b".into());
+    stale.metadata.as_mut().unwrap().labels.insert("a".into(), "b".into());
     let conflict = pods.update(stale).await.unwrap_err();
     assert_eq!(
         conflict.api().unwrap().status.message,
@@ -211,10 +195,7 @@ async fn updates_use_optimistic_concurrency_and_keep_the_spec_immutable() {
         .insert("tier".into(), "web".into());
     let v3 = pods.update(labelled).await.unwrap();
     assert_eq!(v3.metadata.as_ref().unwrap().labels["tier"], "web");
-    assert_eq!(
-        v3.metadata.as_ref().unwrap().uid,
-        v1.metadata.as_ref().unwrap().uid
-    );
+    assert_eq!(v3.metadata.as_ref().unwrap().uid, v1.metadata.as_ref().unwrap().uid);
     s.stop().await;
 }
 
@@ -271,10 +252,7 @@ async fn binding_sets_the_node_once() {
     let pods = s.client.resource::<Pod>("default");
     pods.create(pod("web")).await.unwrap();
     let missing_node = bind(&s, "web", "node-1").await.unwrap_err();
-    assert_eq!(
-        missing_node.api().unwrap().status.message,
-        "nodes \"node-1\" not found"
-    );
+    assert_eq!(missing_node.api().unwrap().status.message, "nodes \"node-1\" not found");
     add_node(&s, "node-1").await;
     add_node(&s, "node-2").await;
     bind(&s, "web", "node-1").await.unwrap();
@@ -307,9 +285,7 @@ async fn deletion_is_graceful_for_bound_pods_and_honours_finalizers() {
     add_node(&s, "node-1").await;
 
     pods.create(pod("unbound")).await.unwrap();
-    pods.delete("unbound", DeleteOptions::default())
-        .await
-        .unwrap();
+    pods.delete("unbound", DeleteOptions::default()).await.unwrap();
     assert!(
         pods.get("unbound").await.unwrap_err().is_not_found(),
         "unbound pods go at once"
@@ -324,21 +300,12 @@ async fn deletion_is_graceful_for_bound_pods_and_honours_finalizers() {
         }),
         ..Default::default()
     };
-    assert_eq!(
-        pods.delete("bound", wrong_uid).await.unwrap_err().code(),
-        409
-    );
-    let marked = pods
-        .delete("bound", DeleteOptions::default())
-        .await
-        .unwrap();
+    assert_eq!(pods.delete("bound", wrong_uid).await.unwrap_err().code(), 409);
+    let marked = pods.delete("bound", DeleteOptions::default()).await.unwrap();
     let meta = marked.metadata.as_ref().unwrap();
     assert!(meta.deletion_timestamp.is_some());
     assert_eq!(meta.deletion_grace_period_seconds, Some(30));
-    assert!(
-        pods.get("bound").await.is_ok(),
-        "a bound pod waits for its agent"
-    );
+    assert!(pods.get("bound").await.is_ok(), "a bound pod waits for its agent");
     let confirm = DeleteOptions {
         grace_period_seconds: Some(0),
         preconditions: Some(Preconditions {
@@ -354,14 +321,7 @@ async fn deletion_is_graceful_for_bound_pods_and_honours_finalizers() {
     held.metadata.as_mut().unwrap().finalizers = vec!["example.com/hold".into()];
     pods.create(held).await.unwrap();
     let marked = pods.delete("held", DeleteOptions::default()).await.unwrap();
-    assert!(
-        marked
-            .metadata
-            .as_ref()
-            .unwrap()
-            .deletion_timestamp
-            .is_some()
-    );
+    assert!(marked.metadata.as_ref().unwrap().deletion_timestamp.is_some());
     let mut release = pods.get("held").await.unwrap();
     release.metadata.as_mut().unwrap().finalizers.clear();
     pods.update(release).await.unwrap();
@@ -407,10 +367,7 @@ async fn namespaces_exist_from_the_start_and_delete_their_contents() {
     let pods = s.client.resource::<Pod>("team");
     pods.create(pod("a")).await.unwrap();
     pods.create(pod("b")).await.unwrap();
-    let terminating = namespaces
-        .delete("team", DeleteOptions::default())
-        .await
-        .unwrap();
+    let terminating = namespaces.delete("team", DeleteOptions::default()).await.unwrap();
     assert_eq!(terminating.status.as_ref().unwrap().phase, "Terminating");
     let refused = pods.create(pod("c")).await.unwrap_err();
     assert_eq!(refused.code(), 403);
@@ -466,5 +423,88 @@ async fn priority_comes_from_the_priority_class() {
         .unwrap();
     let created = pods.create(unknown).await.unwrap();
     assert_eq!(created.spec.as_ref().unwrap().priority, Some(1000));
+    s.stop().await;
+}
+
+/// Every kind as the server returns it, read by k8s-openapi (an independent implementation
+/// of Kubernetes' schema): the shapes clients get are Kubernetes' shapes.
+#[tokio::test]
+async fn objects_the_server_emits_satisfy_k8s_openapi() {
+    use podium_proto::k8s::coordination::v1::{Lease, LeaseSpec};
+    use podium_proto::k8s::core::v1::Event;
+
+    fn check<T: serde::Serialize, O: serde::de::DeserializeOwned>(obj: &T) {
+        let json = serde_json::to_value(obj).unwrap();
+        if let Err(e) = serde_json::from_value::<O>(json.clone()) {
+            panic!("k8s-openapi rejects {json}: {e}");
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    add_node(&s, "node-1").await;
+    let created = s.client.resource::<Pod>("default").create(pod("web")).await.unwrap();
+    bind(&s, "web", "node-1").await.unwrap();
+    let bound = s.client.resource::<Pod>("default").get("web").await.unwrap();
+    check::<_, k8s_openapi::api::core::v1::Pod>(&created);
+    check::<_, k8s_openapi::api::core::v1::Pod>(&bound);
+    let pods = s
+        .client
+        .resource::<Pod>("default")
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    check::<_, k8s_openapi::List<k8s_openapi::api::core::v1::Pod>>(&pods);
+    let node = s.client.resource::<Node>("").get("node-1").await.unwrap();
+    check::<_, k8s_openapi::api::core::v1::Node>(&node);
+    let namespaces = s
+        .client
+        .resource::<Namespace>("")
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    check::<_, k8s_openapi::List<k8s_openapi::api::core::v1::Namespace>>(&namespaces);
+    let event = Event {
+        metadata: Some(ObjectMeta {
+            name: "web.1".into(),
+            ..Default::default()
+        }),
+        involved_object: Some(ObjectReference {
+            kind: "Pod".into(),
+            name: "web".into(),
+            ..Default::default()
+        }),
+        reason: "Scheduled".into(),
+        r#type: "Normal".into(),
+        ..Default::default()
+    };
+    let event = s.client.resource::<Event>("default").create(event).await.unwrap();
+    check::<_, k8s_openapi::api::core::v1::Event>(&event);
+    let lease = Lease {
+        metadata: Some(ObjectMeta {
+            name: "node-1".into(),
+            ..Default::default()
+        }),
+        spec: Some(LeaseSpec {
+            holder_identity: Some("node-1".into()),
+            lease_duration_seconds: Some(40),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let lease = s
+        .client
+        .resource::<Lease>("kube-node-lease")
+        .create(lease)
+        .await
+        .unwrap();
+    check::<_, k8s_openapi::api::coordination::v1::Lease>(&lease);
+    let classes = s
+        .client
+        .resource::<PriorityClass>("")
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    check::<_, k8s_openapi::List<k8s_openapi::api::scheduling::v1::PriorityClass>>(&classes);
     s.stop().await;
 }

@@ -21,9 +21,7 @@ async fn a_killed_apiserver_keeps_every_acknowledged_write() {
     let mut tasks = Vec::new();
     for i in 0..200 {
         let pods = pods.clone();
-        tasks.push(tokio::spawn(async move {
-            pods.create(pod(&format!("p{i}"))).await
-        }));
+        tasks.push(tokio::spawn(async move { pods.create(pod(&format!("p{i}"))).await }));
     }
     let mut acknowledged = BTreeMap::new();
     for task in tasks {
@@ -46,14 +44,7 @@ async fn a_killed_apiserver_keeps_every_acknowledged_write() {
         .collect();
     assert_eq!(found, acknowledged);
     let next = pods.create(pod("after")).await.unwrap();
-    assert!(
-        next.metadata
-            .unwrap()
-            .resource_version
-            .parse::<u64>()
-            .unwrap()
-            > newest
-    );
+    assert!(next.metadata.unwrap().resource_version.parse::<u64>().unwrap() > newest);
     server.kill();
 }
 
@@ -90,10 +81,7 @@ async fn a_reflector_resumes_across_a_restart_without_gaps_or_repeats() {
     tokio::time::timeout(Duration::from_secs(20), collect)
         .await
         .expect("events arrive");
-    assert_eq!(
-        seen,
-        ["+before", "+during-1", "+after-1", "-during-1", "+after-2"]
-    );
+    assert_eq!(seen, ["+before", "+during-1", "+after-1", "-during-1", "+after-2"]);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(events.try_recv().is_err(), "nothing repeated");
     let mut cached: Vec<String> = reflector
@@ -103,6 +91,68 @@ async fn a_reflector_resumes_across_a_restart_without_gaps_or_repeats() {
         .collect();
     cached.sort();
     assert_eq!(cached, ["after-1", "after-2", "before"]);
+    shutdown.cancel();
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn a_reflector_relists_when_its_resource_version_is_compacted() {
+    use std::sync::Arc;
+
+    use podium_apiserver::Api;
+    use podium_apiserver::store::{SledStore, SledStoreOptions, Store};
+
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let small = SledStoreOptions {
+        history_max_commits: 3,
+        ..Default::default()
+    };
+    let first = TestServer::start_at(dir.path(), addr, small.clone()).await;
+    let client = Client::new(&format!("http://{addr}")).unwrap();
+    let pods = client.resource::<Pod>("default");
+    pods.create(pod("a")).await.unwrap();
+    let shutdown = CancellationToken::new();
+    let reflector = Reflector::spawn(pods.clone(), ListParams::default(), shutdown.clone());
+    let mut events = reflector.subscribe();
+    reflector.wait_synced().await;
+    first.stop().await;
+
+    // While no server runs, history moves on and is compacted past what the reflector saw.
+    {
+        let store = Arc::new(SledStore::open(dir.path(), small.clone()).unwrap());
+        let api = Api::new(store.clone() as Arc<dyn Store>).await.unwrap();
+        for name in ["b", "c", "d", "e", "f", "g"] {
+            api.create("default", pod(name)).await.unwrap();
+        }
+        api.delete::<Pod>("default", "a", Default::default()).await.unwrap();
+        store.compact_now().unwrap();
+        assert!(store.oldest_rv() > 1);
+        drop(api);
+        store.close();
+    }
+
+    let second = TestServer::start_at(dir.path(), addr, small).await;
+    let mut seen = Vec::new();
+    let collect = async {
+        while seen.len() < 8 {
+            match events.recv().await.unwrap() {
+                ReflectorEvent::Applied(p) => seen.push(format!("+{}", p.metadata.unwrap().name)),
+                ReflectorEvent::Deleted(p) => seen.push(format!("-{}", p.metadata.unwrap().name)),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), collect)
+        .await
+        .expect("relist events arrive");
+    assert_eq!(seen, ["+a", "-a", "+b", "+c", "+d", "+e", "+f", "+g"]);
+    let mut cached: Vec<String> = reflector
+        .snapshot()
+        .into_iter()
+        .map(|p| p.metadata.unwrap().name)
+        .collect();
+    cached.sort();
+    assert_eq!(cached, ["b", "c", "d", "e", "f", "g"]);
     shutdown.cancel();
     second.stop().await;
 }

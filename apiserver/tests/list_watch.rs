@@ -11,10 +11,7 @@ use podium_client::{ListParams, WatchParams};
 use podium_proto::k8s::core::v1::{Pod, PodStatus};
 
 fn names(list: podium_proto::k8s::core::v1::PodList) -> Vec<String> {
-    list.items
-        .into_iter()
-        .map(|p| p.metadata.unwrap().name)
-        .collect()
+    list.items.into_iter().map(|p| p.metadata.unwrap().name).collect()
 }
 
 fn by_label(selector: &str) -> ListParams {
@@ -32,12 +29,9 @@ async fn label_and_field_selectors_filter_lists() {
     pods.create(labelled("a", &[("app", "web"), ("env", "prod")]))
         .await
         .unwrap();
-    pods.create(labelled(
-        "b",
-        &[("app", "web"), ("env", "dev"), ("canary", "yes")],
-    ))
-    .await
-    .unwrap();
+    pods.create(labelled("b", &[("app", "web"), ("env", "dev"), ("canary", "yes")]))
+        .await
+        .unwrap();
     pods.create(labelled("c", &[("app", "db"), ("env", "qa")]))
         .await
         .unwrap();
@@ -73,10 +67,7 @@ async fn label_and_field_selectors_filter_lists() {
         field_selector: s.into(),
         ..Default::default()
     };
-    assert_eq!(
-        names(pods.list(&field("status.phase=Running")).await.unwrap()),
-        ["a"]
-    );
+    assert_eq!(names(pods.list(&field("status.phase=Running")).await.unwrap()), ["a"]);
     assert_eq!(
         names(pods.list(&field("status.phase!=Running")).await.unwrap()),
         ["b", "c", "d"]
@@ -85,27 +76,12 @@ async fn label_and_field_selectors_filter_lists() {
         names(pods.list(&field("spec.nodeName=")).await.unwrap()),
         ["a", "b", "c", "d"]
     );
-    assert_eq!(
-        names(pods.list(&field("metadata.name=c")).await.unwrap()),
-        ["c"]
-    );
+    assert_eq!(names(pods.list(&field("metadata.name=c")).await.unwrap()), ["c"]);
     let unsupported = pods.list(&field("spec.bogus=x")).await.unwrap_err();
     assert_eq!(unsupported.code(), 400);
-    assert!(
-        unsupported
-            .api()
-            .unwrap()
-            .status
-            .message
-            .contains("spec.bogus")
-    );
+    assert!(unsupported.api().unwrap().status.message.contains("spec.bogus"));
 
-    let all = s
-        .client
-        .resource::<Pod>("")
-        .list(&ListParams::default())
-        .await
-        .unwrap();
+    let all = s.client.resource::<Pod>("").list(&ListParams::default()).await.unwrap();
     assert_eq!(all.items.len(), 4);
     s.stop().await;
 }
@@ -117,9 +93,7 @@ async fn lists_page_with_limit_and_continue() {
     let pods = s.client.resource::<Pod>("default");
     for i in 0..7 {
         let app = if i % 2 == 0 { "even" } else { "odd" };
-        pods.create(labelled(&format!("p{i}"), &[("app", app)]))
-            .await
-            .unwrap();
+        pods.create(labelled(&format!("p{i}"), &[("app", app)])).await.unwrap();
     }
     let mut params = ListParams {
         limit: 2,
@@ -153,10 +127,7 @@ async fn lists_page_with_limit_and_continue() {
 }
 
 async fn next_event(
-    stream: &mut futures::stream::BoxStream<
-        'static,
-        podium_client::Result<podium_client::WatchEvent<Pod>>,
-    >,
+    stream: &mut futures::stream::BoxStream<'static, podium_client::Result<podium_client::WatchEvent<Pod>>>,
 ) -> (String, String) {
     let event = tokio::time::timeout(Duration::from_secs(10), stream.next())
         .await
@@ -165,10 +136,7 @@ async fn next_event(
         .unwrap();
     (
         event.r#type,
-        event
-            .object
-            .map(|o| o.metadata.unwrap().name)
-            .unwrap_or_default(),
+        event.object.map(|o| o.metadata.unwrap().name).unwrap_or_default(),
     )
 }
 
@@ -182,14 +150,8 @@ async fn watches_start_from_now_or_from_a_resource_version() {
     pods.create(pod("b")).await.unwrap();
 
     let mut from_now = pods.watch(&WatchParams::default()).await.unwrap();
-    assert_eq!(
-        next_event(&mut from_now).await,
-        ("ADDED".into(), "a".into())
-    );
-    assert_eq!(
-        next_event(&mut from_now).await,
-        ("ADDED".into(), "b".into())
-    );
+    assert_eq!(next_event(&mut from_now).await, ("ADDED".into(), "a".into()));
+    assert_eq!(next_event(&mut from_now).await, ("ADDED".into(), "b".into()));
 
     let mut from_rv = pods
         .watch(&WatchParams {
@@ -227,11 +189,7 @@ async fn selector_watches_see_objects_enter_and_leave() {
         .unwrap();
     let p = pods.create(labelled("p", &[("app", "db")])).await.unwrap();
     let mut web = p.clone();
-    web.metadata
-        .as_mut()
-        .unwrap()
-        .labels
-        .insert("app".into(), "web".into());
+    web.metadata.as_mut().unwrap().labels.insert("app".into(), "web".into());
     let web = pods.update(web).await.unwrap();
     assert_eq!(
         next_event(&mut watch).await,
@@ -246,16 +204,9 @@ async fn selector_watches_see_objects_enter_and_leave() {
         .annotations
         .insert("note".into(), "x".into());
     let touched = pods.update(touched).await.unwrap();
-    assert_eq!(
-        next_event(&mut watch).await,
-        ("MODIFIED".into(), "p".into())
-    );
+    assert_eq!(next_event(&mut watch).await, ("MODIFIED".into(), "p".into()));
     let mut db = touched.clone();
-    db.metadata
-        .as_mut()
-        .unwrap()
-        .labels
-        .insert("app".into(), "db".into());
+    db.metadata.as_mut().unwrap().labels.insert("app".into(), "db".into());
     pods.update(db).await.unwrap();
     assert_eq!(
         next_event(&mut watch).await,
@@ -313,5 +264,85 @@ async fn compacted_resource_versions_are_expired() {
     };
     assert_eq!(err.code(), 410);
     assert_eq!(err.api().unwrap().reason(), "Expired");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn bookmarks_arrive_when_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = podium_apiserver::Config::new("127.0.0.1:0".parse().unwrap(), dir.path().to_owned());
+    config.bookmark_interval = Duration::from_millis(200);
+    let s = TestServer::start_with(config).await;
+    let pods = s.client.resource::<Pod>("default");
+    let created = pods.create(pod("a")).await.unwrap();
+    let rv = created.metadata.unwrap().resource_version;
+    let mut with = pods
+        .watch(&WatchParams {
+            resource_version: rv.clone(),
+            allow_bookmarks: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(5), with.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.r#type, "BOOKMARK");
+    assert_eq!(event.object.unwrap().metadata.unwrap().resource_version, rv);
+
+    let mut without = pods
+        .watch(&WatchParams {
+            resource_version: rv,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(700), without.next())
+            .await
+            .is_err(),
+        "no bookmarks unasked"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn events_are_selected_by_involved_object() {
+    use podium_proto::k8s::core::v1::{Event, ObjectReference};
+    use podium_proto::k8s::meta::v1::ObjectMeta;
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let events = s.client.resource::<Event>("default");
+    for (name, pod, uid) in [("e1", "web", "u1"), ("e2", "db", "u2"), ("e3", "web", "u1")] {
+        let event = Event {
+            metadata: Some(ObjectMeta {
+                name: name.into(),
+                ..Default::default()
+            }),
+            involved_object: Some(ObjectReference {
+                kind: "Pod".into(),
+                namespace: "default".into(),
+                name: pod.into(),
+                uid: uid.into(),
+                ..Default::default()
+            }),
+            reason: "Scheduled".into(),
+            ..Default::default()
+        };
+        events.create(event).await.unwrap();
+    }
+    let selector = "involvedObject.name=web,involvedObject.namespace=default,involvedObject.uid=u1";
+    let list = events
+        .list(&ListParams {
+            field_selector: selector.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let names: Vec<String> = list.items.into_iter().map(|e| e.metadata.unwrap().name).collect();
+    assert_eq!(names, ["e1", "e3"]);
     s.stop().await;
 }

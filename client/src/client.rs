@@ -66,12 +66,7 @@ pub(crate) fn from_grpc(status: tonic::Status) -> ClientError {
         Code::DeadlineExceeded => (504, "Timeout"),
         _ => (500, "InternalError"),
     };
-    ClientError::Api(ApiError::new(
-        code,
-        reason,
-        status.message().to_owned(),
-        None,
-    ))
+    ClientError::Api(ApiError::new(code, reason, status.message().to_owned(), None))
 }
 
 /// A connection to the apiserver. Cheap to clone; reconnects by itself.
@@ -111,11 +106,7 @@ impl Client {
     /// Binds a pod to a node (what the scheduler does).
     pub async fn bind(&self, binding: Binding) -> crate::Result<Status> {
         let mut client = pb::pod_service_client::PodServiceClient::new(self.channel.clone());
-        client
-            .bind(binding)
-            .await
-            .map(|r| r.into_inner())
-            .map_err(from_grpc)
+        client.bind(binding).await.map(|r| r.into_inner()).map_err(from_grpc)
     }
 }
 
@@ -168,9 +159,7 @@ impl<K: ClientKind> Objects<K> {
             namespace: self.namespace(),
             name: name.to_owned(),
         };
-        K::get(self.channel.clone(), request)
-            .await
-            .map_err(from_grpc)
+        K::get(self.channel.clone(), request).await.map_err(from_grpc)
     }
 
     /// The object, or `None` when it does not exist.
@@ -191,15 +180,10 @@ impl<K: ClientKind> Objects<K> {
             r#continue: params.continue_token.clone(),
             resource_version: params.resource_version.clone(),
         };
-        K::list(self.channel.clone(), request)
-            .await
-            .map_err(from_grpc)
+        K::list(self.channel.clone(), request).await.map_err(from_grpc)
     }
 
-    pub async fn watch(
-        &self,
-        params: &WatchParams,
-    ) -> crate::Result<BoxStream<'static, crate::Result<WatchEvent<K>>>> {
+    pub async fn watch(&self, params: &WatchParams) -> crate::Result<BoxStream<'static, crate::Result<WatchEvent<K>>>> {
         let request = pb::WatchRequest {
             namespace: self.namespace(),
             label_selector: params.label_selector.clone(),
@@ -208,9 +192,7 @@ impl<K: ClientKind> Objects<K> {
             allow_watch_bookmarks: params.allow_bookmarks,
             timeout_seconds: params.timeout_seconds,
         };
-        let stream = K::watch(self.channel.clone(), request)
-            .await
-            .map_err(from_grpc)?;
+        let stream = K::watch(self.channel.clone(), request).await.map_err(from_grpc)?;
         Ok(stream.map(|e| e.map_err(from_grpc)).boxed())
     }
 
@@ -239,8 +221,6 @@ impl<K: ClientKind> Objects<K> {
             name: name.to_owned(),
             options: Some(options),
         };
-        K::delete(self.channel.clone(), request)
-            .await
-            .map_err(from_grpc)
+        K::delete(self.channel.clone(), request).await.map_err(from_grpc)
     }
 }

@@ -23,6 +23,9 @@ pub struct WatchEvent<K> {
 
 type Call<T> = Result<T, tonic::Status>;
 
+/// Lists of 100k pods are tens of megabytes; tonic's default limit is 4 MiB.
+const MAX_MESSAGE: usize = usize::MAX;
+
 /// A kind this client can read and write.
 pub trait ClientKind: Resource {
     fn get(ch: Channel, r: pb::GetRequest) -> impl Future<Output = Call<Self>> + Send;
@@ -42,21 +45,24 @@ macro_rules! client_kind {
         impl ClientKind for $kind {
             async fn get(ch: Channel, r: pb::GetRequest) -> Call<Self> {
                 pb::$module::$client::new(ch)
+                    .max_decoding_message_size(MAX_MESSAGE)
                     .get(r)
                     .await
                     .map(|r| r.into_inner())
             }
             async fn list(ch: Channel, r: pb::ListRequest) -> Call<Self::List> {
                 pb::$module::$client::new(ch)
+                    .max_decoding_message_size(MAX_MESSAGE)
                     .list(r)
                     .await
                     .map(|r| r.into_inner())
             }
-            async fn watch(
-                ch: Channel,
-                r: pb::WatchRequest,
-            ) -> Call<BoxStream<'static, Call<WatchEvent<Self>>>> {
-                let stream = pb::$module::$client::new(ch).watch(r).await?.into_inner();
+            async fn watch(ch: Channel, r: pb::WatchRequest) -> Call<BoxStream<'static, Call<WatchEvent<Self>>>> {
+                let stream = pb::$module::$client::new(ch)
+                    .max_decoding_message_size(MAX_MESSAGE)
+                    .watch(r)
+                    .await?
+                    .into_inner();
                 Ok(stream
                     .map(|e| {
                         e.map(|e| WatchEvent {
@@ -69,24 +75,28 @@ macro_rules! client_kind {
             }
             async fn create(ch: Channel, obj: Self) -> Call<Self> {
                 pb::$module::$client::new(ch)
+                    .max_decoding_message_size(MAX_MESSAGE)
                     .create(obj)
                     .await
                     .map(|r| r.into_inner())
             }
             async fn update(ch: Channel, obj: Self) -> Call<Self> {
                 pb::$module::$client::new(ch)
+                    .max_decoding_message_size(MAX_MESSAGE)
                     .update(obj)
                     .await
                     .map(|r| r.into_inner())
             }
             async fn update_status(ch: Channel, obj: Self) -> Call<Self> {
                 pb::$module::$client::new(ch)
+                    .max_decoding_message_size(MAX_MESSAGE)
                     .update_status(obj)
                     .await
                     .map(|r| r.into_inner())
             }
             async fn delete(ch: Channel, r: pb::DeleteRequest) -> Call<Self> {
                 pb::$module::$client::new(ch)
+                    .max_decoding_message_size(MAX_MESSAGE)
                     .delete(r)
                     .await
                     .map(|r| r.into_inner())
@@ -100,8 +110,4 @@ client_kind!(Node, node_service_client, NodeServiceClient);
 client_kind!(Namespace, namespace_service_client, NamespaceServiceClient);
 client_kind!(Event, event_service_client, EventServiceClient);
 client_kind!(Lease, lease_service_client, LeaseServiceClient);
-client_kind!(
-    PriorityClass,
-    priority_class_service_client,
-    PriorityClassServiceClient
-);
+client_kind!(PriorityClass, priority_class_service_client, PriorityClassServiceClient);

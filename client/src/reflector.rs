@@ -73,10 +73,7 @@ impl<K: ClientKind> Reflector<K> {
 
     /// One cached object (namespace empty for cluster-scoped kinds).
     pub fn get(&self, namespace: &str, name: &str) -> Option<K> {
-        self.cache
-            .read()
-            .get(&format!("{namespace}/{name}"))
-            .cloned()
+        self.cache.read().get(&format!("{namespace}/{name}")).cloned()
     }
 
     /// Changes from now on.
@@ -151,9 +148,7 @@ impl<K: ClientKind> Reflector<K> {
                         }
                         break;
                     }
-                    ("BOOKMARK", Some(obj)) => {
-                        resource_version = Some(obj.resource_version().to_owned())
-                    }
+                    ("BOOKMARK", Some(obj)) => resource_version = Some(obj.resource_version().to_owned()),
                     ("DELETED", Some(obj)) => {
                         resource_version = Some(obj.resource_version().to_owned());
                         self.apply(obj, true);

@@ -57,9 +57,7 @@ where
 
 impl Quantity {
     pub fn new(value: impl Into<String>) -> Self {
-        Quantity {
-            string: value.into(),
-        }
+        Quantity { string: value.into() }
     }
 }
 
@@ -183,12 +181,9 @@ fn to_datetime(seconds: i64, nanos: i32) -> Option<DateTime<Utc>> {
 }
 
 fn parse_rfc3339<E: de::Error>(text: &str) -> Result<(i64, i32), E> {
-    let t = DateTime::parse_from_rfc3339(text)
-        .map_err(|e| E::custom(format!("invalid RFC 3339 time {text:?}: {e}")))?;
-    Ok((
-        t.timestamp(),
-        i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
-    ))
+    let t =
+        DateTime::parse_from_rfc3339(text).map_err(|e| E::custom(format!("invalid RFC 3339 time {text:?}: {e}")))?;
+    Ok((t.timestamp(), i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0)))
 }
 
 impl Time {
@@ -203,8 +198,7 @@ impl Time {
 impl Serialize for Time {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // Kubernetes' Time has second precision on the wire.
-        let t = to_datetime(self.seconds, 0)
-            .ok_or_else(|| serde::ser::Error::custom("time out of range"))?;
+        let t = to_datetime(self.seconds, 0).ok_or_else(|| serde::ser::Error::custom("time out of range"))?;
         serializer.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Secs, true))
     }
 }
@@ -226,8 +220,7 @@ impl MicroTime {
 impl Serialize for MicroTime {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let micros = self.nanos / 1000 * 1000;
-        let t = to_datetime(self.seconds, micros)
-            .ok_or_else(|| serde::ser::Error::custom("time out of range"))?;
+        let t = to_datetime(self.seconds, micros).ok_or_else(|| serde::ser::Error::custom("time out of range"))?;
         serializer.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Micros, true))
     }
 }

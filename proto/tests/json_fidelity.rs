@@ -21,11 +21,7 @@ where
     let again: T = serde_json::from_value(json.clone()).unwrap();
     assert_eq!(again, decoded, "JSON round trip");
     let bytes = decoded.encode_to_vec();
-    assert_eq!(
-        T::decode(bytes.as_slice()).unwrap(),
-        decoded,
-        "protobuf round trip"
-    );
+    assert_eq!(T::decode(bytes.as_slice()).unwrap(), decoded, "protobuf round trip");
     json
 }
 
@@ -73,10 +69,7 @@ fn pod_fixture_round_trips_and_matches_k8s_openapi() {
 #[test]
 fn other_kinds_round_trip_and_match_k8s_openapi() {
     let node = round_trip::<Node>(include_str!("fixtures/node.json"));
-    assert_eq!(
-        node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"],
-        10250
-    );
+    assert_eq!(node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"], 10250);
     openapi_agrees::<k8s_openapi::api::core::v1::Node>(&node);
     let event = round_trip::<Event>(include_str!("fixtures/event.json"));
     assert_eq!(
@@ -107,10 +100,7 @@ fn required_fields_are_always_written_and_empty_ones_omitted() {
     );
     let pod: Pod = serde_json::from_str(r#"{"spec":{"containers":[{"name":""}]}}"#).unwrap();
     let json = serde_json::to_value(&pod).unwrap();
-    assert_eq!(
-        json,
-        serde_json::json!({"spec": {"containers": [{"name": ""}]}})
-    );
+    assert_eq!(json, serde_json::json!({"spec": {"containers": [{"name": ""}]}}));
     let status = Status::default();
     assert_eq!(
         serde_json::to_value(&status).unwrap(),
@@ -126,10 +116,7 @@ fn nulls_read_as_empty_and_numbers_as_quantities() {
     .unwrap();
     let container = &pod.spec.unwrap().containers[0];
     assert!(container.args.is_empty());
-    assert_eq!(
-        container.resources.as_ref().unwrap().limits["cpu"].string,
-        "1"
-    );
+    assert_eq!(container.resources.as_ref().unwrap().limits["cpu"].string, "1");
 }
 
 #[test]

@@ -13,8 +13,8 @@
 use std::collections::BTreeMap;
 
 use podium_proto::k8s::core::v1::{
-    Container, EphemeralContainer, HttpGetAction, ObjectFieldSelector, Pod, PodAffinityTerm,
-    PodSpec, Probe, Toleration, Volume,
+    Container, EphemeralContainer, HttpGetAction, ObjectFieldSelector, Pod, PodAffinityTerm, PodSpec, Probe,
+    Toleration, Volume,
 };
 use podium_proto::k8s::meta::v1::LabelSelectorRequirement;
 
@@ -71,11 +71,7 @@ fn default_pod_spec(spec: &mut PodSpec) {
     spec.service_account = spec.service_account_name.clone();
 
     let host_network = spec.host_network;
-    for container in spec
-        .containers
-        .iter_mut()
-        .chain(spec.init_containers.iter_mut())
-    {
+    for container in spec.containers.iter_mut().chain(spec.init_containers.iter_mut()) {
         default_container(container);
         // Only app and init containers: Kubernetes does not copy limits for ephemeral ones.
         default_requests_from_limits(container);
@@ -113,11 +109,7 @@ fn default_container(container: &mut Container) {
         }
     }
     for env in &mut container.env {
-        if let Some(field_ref) = env
-            .value_from
-            .as_mut()
-            .and_then(|from| from.field_ref.as_mut())
-        {
+        if let Some(field_ref) = env.value_from.as_mut().and_then(|from| from.field_ref.as_mut()) {
             default_field_selector(field_ref);
         }
     }
@@ -154,10 +146,7 @@ fn default_ephemeral_container(ephemeral: &mut EphemeralContainer) {
 fn default_requests_from_limits(container: &mut Container) {
     if let Some(resources) = &mut container.resources {
         for (name, limit) in &resources.limits {
-            resources
-                .requests
-                .entry(name.clone())
-                .or_insert_with(|| limit.clone());
+            resources.requests.entry(name.clone()).or_insert_with(|| limit.clone());
         }
     }
 }
@@ -242,9 +231,7 @@ fn default_volume(volume: &mut Volume) {
                 }
             }
             if let Some(token) = &mut source.service_account_token {
-                token
-                    .expiration_seconds
-                    .get_or_insert(DEFAULT_TOKEN_EXPIRATION_SECONDS);
+                token.expiration_seconds.get_or_insert(DEFAULT_TOKEN_EXPIRATION_SECONDS);
             }
         }
     }
@@ -260,9 +247,9 @@ fn default_volume(volume: &mut Volume) {
 /// toleration with an empty key or effect counts, as it matches the taint).
 pub fn add_default_tolerations(spec: &mut PodSpec) {
     let tolerates = |key: &str| {
-        spec.tolerations.iter().any(|t| {
-            (t.key == key || t.key.is_empty()) && (t.effect == "NoExecute" || t.effect.is_empty())
-        })
+        spec.tolerations
+            .iter()
+            .any(|t| (t.key == key || t.key.is_empty()) && (t.effect == "NoExecute" || t.effect.is_empty()))
     };
     let missing: Vec<&str> = [TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE]
         .into_iter()
@@ -283,20 +270,13 @@ pub fn add_default_tolerations(spec: &mut PodSpec) {
 /// `mismatchLabelKeys`) key the Pod has a label for becomes an `In` (`NotIn`) requirement of
 /// the term's label selector. Not idempotent: call it once, on create.
 pub fn apply_match_label_keys(pod: &mut Pod) {
-    let labels = pod
-        .metadata
-        .as_ref()
-        .map(|m| m.labels.clone())
-        .unwrap_or_default();
+    let labels = pod.metadata.as_ref().map(|m| m.labels.clone()).unwrap_or_default();
     let Some(affinity) = pod.spec.as_mut().and_then(|s| s.affinity.as_mut()) else {
         return;
     };
     let mut terms: Vec<&mut PodAffinityTerm> = Vec::new();
     if let Some(a) = &mut affinity.pod_affinity {
-        terms.extend(
-            a.required_during_scheduling_ignored_during_execution
-                .iter_mut(),
-        );
+        terms.extend(a.required_during_scheduling_ignored_during_execution.iter_mut());
         terms.extend(
             a.preferred_during_scheduling_ignored_during_execution
                 .iter_mut()
@@ -304,10 +284,7 @@ pub fn apply_match_label_keys(pod: &mut Pod) {
         );
     }
     if let Some(a) = &mut affinity.pod_anti_affinity {
-        terms.extend(
-            a.required_during_scheduling_ignored_during_execution
-                .iter_mut(),
-        );
+        terms.extend(a.required_during_scheduling_ignored_during_execution.iter_mut());
         terms.extend(
             a.preferred_during_scheduling_ignored_during_execution
                 .iter_mut()
@@ -324,10 +301,7 @@ fn apply_label_keys_to_term(term: &mut PodAffinityTerm, labels: &BTreeMap<String
     let Some(selector) = term.label_selector.as_mut() else {
         return;
     };
-    for (keys, operator) in [
-        (&term.match_label_keys, "In"),
-        (&term.mismatch_label_keys, "NotIn"),
-    ] {
+    for (keys, operator) in [(&term.match_label_keys, "In"), (&term.mismatch_label_keys, "NotIn")] {
         for key in keys {
             if let Some(value) = labels.get(key) {
                 selector.match_expressions.push(LabelSelectorRequirement {

@@ -72,9 +72,7 @@ impl Strategy for Pod {
 
 #[cfg(test)]
 mod tests {
-    use podium_proto::k8s::core::v1::{
-        Container, PodSchedulingGate, PodSpec, ResourceRequirements,
-    };
+    use podium_proto::k8s::core::v1::{Container, PodSchedulingGate, PodSpec, ResourceRequirements};
     use podium_proto::k8s::meta::v1::Quantity;
 
     use super::*;

@@ -39,9 +39,7 @@ pub fn qos_class(spec: &PodSpec) -> &'static str {
     if requests.is_empty() && limits.is_empty() {
         return BEST_EFFORT;
     }
-    let requests_match_limits = requests
-        .iter()
-        .all(|(name, request)| limits.get(name) == Some(request));
+    let requests_match_limits = requests.iter().all(|(name, request)| limits.get(name) == Some(request));
     if guaranteed && requests_match_limits && requests.len() == limits.len() {
         GUARANTEED
     } else {
@@ -59,10 +57,7 @@ pub fn pod_qos_class(pod: &Pod) -> String {
 
 /// Adds the positive cpu and memory quantities of `list` into `sums`; returns the names added.
 /// Quantities that do not parse count as zero (validation reports them).
-fn sum_positive<'a>(
-    list: &'a BTreeMap<String, QuantityField>,
-    sums: &mut BTreeMap<&'a str, Quantity>,
-) -> Vec<&'a str> {
+fn sum_positive<'a>(list: &'a BTreeMap<String, QuantityField>, sums: &mut BTreeMap<&'a str, Quantity>) -> Vec<&'a str> {
     let mut found = Vec::new();
     for (name, raw) in list {
         if !QOS_RESOURCES.contains(&name.as_str()) {
@@ -95,9 +90,7 @@ mod tests {
                     .insert((*name).into(), QuantityField::new(*request));
             }
             if !limit.is_empty() {
-                requirements
-                    .limits
-                    .insert((*name).into(), QuantityField::new(*limit));
+                requirements.limits.insert((*name).into(), QuantityField::new(*limit));
             }
         }
         Container {
@@ -119,16 +112,8 @@ mod tests {
     fn classes() {
         let guaranteed = &[("cpu", "1", "1"), ("memory", "1Gi", "1Gi")][..];
         let cases: Vec<(&str, PodSpec, &str)> = vec![
-            (
-                "no resources",
-                spec(vec![Container::default()], vec![]),
-                BEST_EFFORT,
-            ),
-            (
-                "empty requirements",
-                spec(vec![container(&[])], vec![]),
-                BEST_EFFORT,
-            ),
+            ("no resources", spec(vec![Container::default()], vec![]), BEST_EFFORT),
+            ("empty requirements", spec(vec![container(&[])], vec![]), BEST_EFFORT),
             (
                 "only extended resources",
                 spec(vec![container(&[("example.com/gpu", "1", "1")])], vec![]),
@@ -136,10 +121,7 @@ mod tests {
             ),
             (
                 "zero requests",
-                spec(
-                    vec![container(&[("cpu", "0", ""), ("memory", "0", "")])],
-                    vec![],
-                ),
+                spec(vec![container(&[("cpu", "0", ""), ("memory", "0", "")])], vec![]),
                 BEST_EFFORT,
             ),
             (
@@ -150,20 +132,14 @@ mod tests {
             (
                 "equal in another notation",
                 spec(
-                    vec![container(&[
-                        ("cpu", "1000m", "1"),
-                        ("memory", "1024Mi", "1Gi"),
-                    ])],
+                    vec![container(&[("cpu", "1000m", "1"), ("memory", "1024Mi", "1Gi")])],
                     vec![],
                 ),
                 GUARANTEED,
             ),
             (
                 "limits only (requests not yet defaulted)",
-                spec(
-                    vec![container(&[("cpu", "", "1"), ("memory", "", "1Gi")])],
-                    vec![],
-                ),
+                spec(vec![container(&[("cpu", "", "1"), ("memory", "", "1Gi")])], vec![]),
                 BURSTABLE,
             ),
             (
@@ -196,10 +172,7 @@ mod tests {
             ),
             (
                 "init container counts",
-                spec(
-                    vec![container(guaranteed)],
-                    vec![container(&[("cpu", "1", "")])],
-                ),
+                spec(vec![container(guaranteed)], vec![container(&[("cpu", "1", "")])]),
                 BURSTABLE,
             ),
             (

@@ -9,9 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use podium_proto::k8s::core::v1::{
-    Container, ContainerStatus, Pod, PodSchedulingGate, PodSpec, PodStatus, Toleration,
-};
+use podium_proto::k8s::core::v1::{Container, ContainerStatus, Pod, PodSchedulingGate, PodSpec, PodStatus, Toleration};
 use serde_json::Value;
 
 use super::qos;
@@ -39,11 +37,7 @@ pub fn validate_pod_update(new: &Pod, old: &Pod) -> Vec<Cause> {
 
     for (new_containers, old_containers, field) in [
         (&new_spec.containers, &old_spec.containers, "containers"),
-        (
-            &new_spec.init_containers,
-            &old_spec.init_containers,
-            "initContainers",
-        ),
+        (&new_spec.init_containers, &old_spec.init_containers, "initContainers"),
     ] {
         let (container_causes, stop) =
             validate_container_updates(new_containers, old_containers, &spec_path.child(field));
@@ -55,10 +49,7 @@ pub fn validate_pod_update(new: &Pod, old: &Pod) -> Vec<Cause> {
 
     // activeDeadlineSeconds may be set once, then only lowered.
     let deadline_path = spec_path.child("activeDeadlineSeconds");
-    match (
-        new_spec.active_deadline_seconds,
-        old_spec.active_deadline_seconds,
-    ) {
+    match (new_spec.active_deadline_seconds, old_spec.active_deadline_seconds) {
         (Some(new_deadline), _) if !(0..=i64::from(i32::MAX)).contains(&new_deadline) => {
             causes.push(Cause::invalid_number(
                 &deadline_path,
@@ -139,17 +130,10 @@ pub fn validate_pod_update(new: &Pod, old: &Pod) -> Vec<Cause> {
 
 /// `ValidateContainerUpdates`: the same containers, each still with an image. `true` stops
 /// the update check, as the rest compares containers by index.
-fn validate_container_updates(
-    new: &[Container],
-    old: &[Container],
-    path: &Path,
-) -> (Vec<Cause>, bool) {
+fn validate_container_updates(new: &[Container], old: &[Container], path: &Path) -> (Vec<Cause>, bool) {
     if new.len() != old.len() {
         return (
-            vec![Cause::forbidden(
-                path,
-                "pod updates may not add or remove containers",
-            )],
+            vec![Cause::forbidden(path, "pod updates may not add or remove containers")],
             true,
         );
     }
@@ -178,11 +162,7 @@ fn munge_images(new: &mut [Container], old: &[Container]) {
 
 /// `validateOnlyAddedTolerations`: every old toleration must still be there, though its
 /// tolerationSeconds may change; the resulting list must be valid.
-fn validate_only_added_tolerations(
-    new: &[Toleration],
-    old: &[Toleration],
-    path: &Path,
-) -> Vec<Cause> {
+fn validate_only_added_tolerations(new: &[Toleration], old: &[Toleration], path: &Path) -> Vec<Cause> {
     for old_toleration in old {
         let kept = new.iter().any(|n| {
             Toleration {
@@ -273,19 +253,13 @@ fn diff_values(path: &str, old: &Value, new: &Value, lines: &mut Vec<String>) {
         (Value::Object(o), Value::Object(n)) => {
             let keys: BTreeSet<&String> = o.keys().chain(n.keys()).collect();
             for key in keys {
-                let (ov, nv) = (
-                    o.get(key).unwrap_or(&Value::Null),
-                    n.get(key).unwrap_or(&Value::Null),
-                );
+                let (ov, nv) = (o.get(key).unwrap_or(&Value::Null), n.get(key).unwrap_or(&Value::Null));
                 diff_values(&format!("{path}.{key}"), ov, nv, lines);
             }
         }
         (Value::Array(o), Value::Array(n)) => {
             for i in 0..o.len().max(n.len()) {
-                let (ov, nv) = (
-                    o.get(i).unwrap_or(&Value::Null),
-                    n.get(i).unwrap_or(&Value::Null),
-                );
+                let (ov, nv) = (o.get(i).unwrap_or(&Value::Null), n.get(i).unwrap_or(&Value::Null));
                 diff_values(&format!("{path}[{i}]"), ov, nv, lines);
             }
         }
@@ -315,10 +289,7 @@ pub fn validate_pod_status_update(new: &Pod, old: &Pod) -> Vec<Cause> {
     // Kubernetes validates condition types under `metadata` (its field path starts there).
     let conditions_path = Path::new("metadata").child("conditions");
     for (i, condition) in status.conditions.iter().enumerate() {
-        if matches!(
-            condition.r#type.as_str(),
-            "PodScheduled" | "Ready" | "Initialized"
-        ) {
+        if matches!(condition.r#type.as_str(), "PodScheduled" | "Ready" | "Initialized") {
             continue;
         }
         let type_path = conditions_path.index(i).child("Type");
@@ -330,11 +301,7 @@ pub fn validate_pod_status_update(new: &Pod, old: &Pod) -> Vec<Cause> {
     let status_path = Path::new("status");
     // Not a Kubernetes rule (it accepts any phase), but every reader of phase relies on it.
     if !status.phase.is_empty() && !PHASES.contains(&status.phase.as_str()) {
-        causes.push(Cause::not_supported(
-            status_path.child("phase"),
-            &status.phase,
-            &PHASES,
-        ));
+        causes.push(Cause::not_supported(status_path.child("phase"), &status.phase, &PHASES));
     }
     if new_spec.node_name != old_spec.node_name {
         causes.push(Cause::forbidden(
@@ -342,9 +309,7 @@ pub fn validate_pod_status_update(new: &Pod, old: &Pod) -> Vec<Cause> {
             "may not be changed directly",
         ));
     }
-    if status.nominated_node_name != old_status.nominated_node_name
-        && !status.nominated_node_name.is_empty()
-    {
+    if status.nominated_node_name != old_status.nominated_node_name && !status.nominated_node_name.is_empty() {
         for problem in names::is_dns1123_subdomain(&status.nominated_node_name) {
             causes.push(Cause::invalid(
                 status_path.child("nominatedNodeName"),
@@ -415,19 +380,12 @@ fn validate_state_transitions(
     restart_policy: &str,
 ) -> Vec<Cause> {
     let mut causes = Vec::new();
-    let terminated = |s: &ContainerStatus| {
-        s.state
-            .as_ref()
-            .and_then(|st| st.terminated.as_ref())
-            .cloned()
-    };
+    let terminated = |s: &ContainerStatus| s.state.as_ref().and_then(|st| st.terminated.as_ref()).cloned();
     for (i, old_status) in old.iter().enumerate() {
         let Some(old_terminated) = terminated(old_status) else {
             continue;
         };
-        if restarts(&old_status.name)
-            || (old_terminated.exit_code != 0 && restart_policy == "OnFailure")
-        {
+        if restarts(&old_status.name) || (old_terminated.exit_code != 0 && restart_policy == "OnFailure") {
             continue;
         }
         for new_status in new {
@@ -453,15 +411,9 @@ fn validate_ips(ips: &[&str], path: &Path) -> Vec<Cause> {
             .iter()
             .map(|ip| names::parse_ip_sloppy(ip).map(|a| a.is_ipv4()))
             .collect();
-        let dual_stack = ips.len() == 2
-            && families[0].is_some()
-            && families[1].is_some()
-            && families[0] != families[1];
+        let dual_stack = ips.len() == 2 && families[0].is_some() && families[1].is_some() && families[0] != families[1];
         if !dual_stack {
-            let rendered: Vec<String> = ips
-                .iter()
-                .map(|ip| format!("core.PodIP{{IP:{ip:?}}}"))
-                .collect();
+            let rendered: Vec<String> = ips.iter().map(|ip| format!("core.PodIP{{IP:{ip:?}}}")).collect();
             causes.push(invalid_rendered(
                 path,
                 &format!("[]core.PodIP{{{}}}", rendered.join(", ")),

@@ -154,11 +154,7 @@ impl FieldSelector {
     /// Fails with Kubernetes' `field label not supported: <field>` for the first term whose
     /// field is not in `allowed`.
     pub fn check_fields(&self, allowed: &[&str]) -> Result<()> {
-        match self
-            .requirements
-            .iter()
-            .find(|r| !allowed.contains(&r.field.as_str()))
-        {
+        match self.requirements.iter().find(|r| !allowed.contains(&r.field.as_str())) {
             Some(r) => Err(FieldSelectorError::UnsupportedField(r.field.clone())),
             None => Ok(()),
         }
@@ -221,10 +217,9 @@ fn split_terms(selector: &str) -> Vec<&str> {
 fn split_term(term: &str) -> Option<(&str, FieldOperator, &str)> {
     term.char_indices().find_map(|(i, _)| {
         let rest = &term[i..];
-        TERM_OPERATORS.iter().find_map(|&(spelling, op)| {
-            rest.strip_prefix(spelling)
-                .map(|value| (&term[..i], op, value))
-        })
+        TERM_OPERATORS
+            .iter()
+            .find_map(|&(spelling, op)| rest.strip_prefix(spelling).map(|value| (&term[..i], op, value)))
     })
 }
 

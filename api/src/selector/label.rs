@@ -142,9 +142,7 @@ impl Requirement {
     pub fn matches(&self, labels: &impl Labels) -> bool {
         let value = labels.label(&self.key);
         match self.operator {
-            Operator::In | Operator::Equals | Operator::DoubleEquals => {
-                value.is_some_and(|v| self.has_value(v))
-            }
+            Operator::In | Operator::Equals | Operator::DoubleEquals => value.is_some_and(|v| self.has_value(v)),
             Operator::NotIn | Operator::NotEquals => value.is_none_or(|v| !self.has_value(v)),
             Operator::Exists => value.is_some(),
             Operator::DoesNotExist => value.is_none(),
@@ -168,9 +166,7 @@ impl Requirement {
     }
 
     fn has_value(&self, value: &str) -> bool {
-        self.values
-            .binary_search_by(|v| v.as_str().cmp(value))
-            .is_ok()
+        self.values.binary_search_by(|v| v.as_str().cmp(value)).is_ok()
     }
 }
 
@@ -231,11 +227,7 @@ impl LabelSelector {
     /// everything.
     pub fn parse(s: &str) -> Result<Self> {
         let tokens = Lexer::new(s).tokens();
-        let requirements = Parser {
-            tokens,
-            position: 0,
-        }
-        .parse()?;
+        let requirements = Parser { tokens, position: 0 }.parse()?;
         Ok(Self::from_requirements(requirements))
     }
 
@@ -265,11 +257,7 @@ impl LabelSelector {
     ) -> Result<Self> {
         let mut requirements = Vec::with_capacity(match_labels.len() + match_expressions.len());
         for (key, value) in match_labels {
-            requirements.push(Requirement::new(
-                key.clone(),
-                Operator::Equals,
-                vec![value.clone()],
-            )?);
+            requirements.push(Requirement::new(key.clone(), Operator::Equals, vec![value.clone()])?);
         }
         for expression in match_expressions {
             let operator = match expression.operator {
@@ -279,11 +267,7 @@ impl LabelSelector {
                 "DoesNotExist" => Operator::DoesNotExist,
                 other => return Err(LabelSelectorError::InvalidOperator(other.to_string())),
             };
-            requirements.push(Requirement::new(
-                expression.key,
-                operator,
-                expression.values.to_vec(),
-            )?);
+            requirements.push(Requirement::new(expression.key, operator, expression.values.to_vec())?);
         }
         Ok(Self::from_requirements(requirements))
     }
@@ -339,42 +323,27 @@ impl fmt::Display for LabelSelector {
 /// Kubernetes' `validateLabelKey`: one field error at `path`, or none.
 fn key_error(key: &str, path: &str) -> Option<String> {
     let errs = is_qualified_name(key);
-    (!errs.is_empty()).then(|| {
-        format!(
-            "{path}: Invalid value: {}: {}",
-            go_quote(key),
-            errs.join("; ")
-        )
-    })
+    (!errs.is_empty()).then(|| format!("{path}: Invalid value: {}: {}", go_quote(key), errs.join("; ")))
 }
 
 /// The field errors of Kubernetes' `NewRequirement`, rendered as `field.Error` prints them.
 fn requirement_errors(key: &str, operator: Operator, values: &[String]) -> Vec<String> {
     let mut errs = Vec::new();
     errs.extend(key_error(key, "key"));
-    let count_error = |detail: &str| {
-        format!(
-            "values: Invalid value: {}: {detail}",
-            go_json_strings(values)
-        )
-    };
+    let count_error = |detail: &str| format!("values: Invalid value: {}: {detail}", go_json_strings(values));
     match operator {
-        Operator::In | Operator::NotIn if values.is_empty() => errs.push(count_error(
-            "for 'in', 'notin' operators, values set can't be empty",
-        )),
-        Operator::Equals | Operator::DoubleEquals | Operator::NotEquals if values.len() != 1 => {
-            errs.push(count_error(
-                "exact-match compatibility requires one single value",
-            ))
+        Operator::In | Operator::NotIn if values.is_empty() => {
+            errs.push(count_error("for 'in', 'notin' operators, values set can't be empty"))
         }
-        Operator::Exists | Operator::DoesNotExist if !values.is_empty() => errs.push(count_error(
-            "values set must be empty for exists and does not exist",
-        )),
+        Operator::Equals | Operator::DoubleEquals | Operator::NotEquals if values.len() != 1 => {
+            errs.push(count_error("exact-match compatibility requires one single value"))
+        }
+        Operator::Exists | Operator::DoesNotExist if !values.is_empty() => {
+            errs.push(count_error("values set must be empty for exists and does not exist"))
+        }
         Operator::GreaterThan | Operator::LessThan => {
             if values.len() != 1 {
-                errs.push(count_error(
-                    "for 'Gt', 'Lt' operators, exactly one value is required",
-                ));
+                errs.push(count_error("for 'Gt', 'Lt' operators, exactly one value is required"));
             }
             for (i, value) in values.iter().enumerate() {
                 if value.parse::<i64>().is_err() {
@@ -487,9 +456,7 @@ fn go_json_strings(values: &[String]) -> String {
                 '\t' => out.push_str("\\t"),
                 '\x08' => out.push_str("\\b"),
                 '\x0c' => out.push_str("\\f"),
-                c if u32::from(c) < 0x20
-                    || matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}') =>
-                {
+                c if u32::from(c) < 0x20 || matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}') => {
                     out.push_str(&format!("\\u{:04x}", u32::from(c)));
                 }
                 c => out.push(c),
@@ -593,10 +560,7 @@ impl<'a> Lexer<'a> {
             }
         };
         let literal = self.slice(start, end);
-        (
-            keyword(literal).unwrap_or(Token::Identifier),
-            literal.to_string(),
-        )
+        (keyword(literal).unwrap_or(Token::Identifier), literal.to_string())
     }
 
     /// The longest run of special bytes that is still a token (`!=` rather than `!`).
@@ -623,10 +587,7 @@ impl<'a> Lexer<'a> {
             Some((token, end)) => (token, self.slice(start, end).to_string()),
             None => (
                 Token::Error,
-                format!(
-                    "error expected: keyword found '{}'",
-                    self.slice(start, self.pos)
-                ),
+                format!("error expected: keyword found '{}'", self.slice(start, self.pos)),
             ),
         }
     }
@@ -720,9 +681,7 @@ impl Parser {
                             }
                         }
                         _ => {
-                            return Err(syntax(format!(
-                                "found '{literal}', expected: ',' or 'end of string'"
-                            )));
+                            return Err(syntax(format!("found '{literal}', expected: ',' or 'end of string'")));
                         }
                     }
                 }
@@ -765,9 +724,7 @@ impl Parser {
             return Err(LabelSelectorError::Invalid(vec![err]));
         }
         let (next, _) = self.lookahead(Context::Values);
-        if matches!(next, Token::EndOfString | Token::Comma)
-            && operator != Some(Operator::DoesNotExist)
-        {
+        if matches!(next, Token::EndOfString | Token::Comma) && operator != Some(Operator::DoesNotExist) {
             operator = Some(Operator::Exists);
         }
         Ok((literal, operator))
@@ -784,9 +741,7 @@ impl Parser {
             Token::NotIn => Operator::NotIn,
             Token::NotEquals => Operator::NotEquals,
             _ => {
-                return Err(syntax(format!(
-                    "found '{literal}', expected: {BINARY_OPERATORS}"
-                )));
+                return Err(syntax(format!("found '{literal}', expected: {BINARY_OPERATORS}")));
             }
         })
     }
@@ -812,9 +767,7 @@ impl Parser {
                 self.consume(Context::Values);
                 Ok(BTreeSet::from([String::new()]))
             }
-            _ => Err(syntax(format!(
-                "found '{literal}', expected: ',', ')' or identifier"
-            ))),
+            _ => Err(syntax(format!("found '{literal}', expected: ',', ')' or identifier"))),
         }
     }
 
@@ -831,9 +784,7 @@ impl Parser {
                         Token::Comma => continue,
                         Token::ClosedPar => return Ok(values),
                         _ => {
-                            return Err(syntax(format!(
-                                "found '{next_literal}', expected: ',' or ')'"
-                            )));
+                            return Err(syntax(format!("found '{next_literal}', expected: ',' or ')'")));
                         }
                     }
                 }
@@ -852,9 +803,7 @@ impl Parser {
                     }
                 }
                 _ => {
-                    return Err(syntax(format!(
-                        "found '{literal}', expected: ',', or identifier"
-                    )));
+                    return Err(syntax(format!("found '{literal}', expected: ',', or identifier")));
                 }
             }
         }

@@ -14,6 +14,4 @@ pub mod field;
 pub mod label;
 
 pub use field::{FieldOperator, FieldRequirement, FieldSelector, FieldSelectorError};
-pub use label::{
-    LabelSelector, LabelSelectorError, Labels, MatchExpression, Operator, Requirement,
-};
+pub use label::{LabelSelector, LabelSelectorError, Labels, MatchExpression, Operator, Requirement};

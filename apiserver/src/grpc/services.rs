@@ -6,9 +6,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use podium_proto::api::v1::{self as pb, DeleteRequest, GetRequest, ListRequest, WatchRequest};
 use podium_proto::k8s::coordination::v1::{Lease, LeaseList};
-use podium_proto::k8s::core::v1::{
-    Binding, Event, EventList, Namespace, NamespaceList, Node, NodeList, Pod, PodList,
-};
+use podium_proto::k8s::core::v1::{Binding, Event, EventList, Namespace, NamespaceList, Node, NodeList, Pod, PodList};
 use podium_proto::k8s::meta::v1::Status;
 use podium_proto::k8s::scheduling::v1::{PriorityClass, PriorityClassList};
 use tonic::{Request, Response};
@@ -120,13 +118,7 @@ kind_service!(
             .map_err(to_grpc)
     }
 );
-kind_service!(
-    Node,
-    NodeList,
-    NodeWatchEvent,
-    node_service_server,
-    NodeService
-);
+kind_service!(Node, NodeList, NodeWatchEvent, node_service_server, NodeService);
 kind_service!(
     Namespace,
     NamespaceList,
@@ -134,20 +126,8 @@ kind_service!(
     namespace_service_server,
     NamespaceService
 );
-kind_service!(
-    Event,
-    EventList,
-    EventWatchEvent,
-    event_service_server,
-    EventService
-);
-kind_service!(
-    Lease,
-    LeaseList,
-    LeaseWatchEvent,
-    lease_service_server,
-    LeaseService
-);
+kind_service!(Event, EventList, EventWatchEvent, event_service_server, EventService);
+kind_service!(Lease, LeaseList, LeaseWatchEvent, lease_service_server, LeaseService);
 kind_service!(
     PriorityClass,
     PriorityClassList,
@@ -166,18 +146,10 @@ pub fn routes(api: Api) -> tonic::service::Routes {
     builder
         .add_service(health)
         .add_service(pb::pod_service_server::PodServiceServer::new(grpc.clone()))
-        .add_service(pb::node_service_server::NodeServiceServer::new(
-            grpc.clone(),
-        ))
-        .add_service(pb::namespace_service_server::NamespaceServiceServer::new(
-            grpc.clone(),
-        ))
-        .add_service(pb::event_service_server::EventServiceServer::new(
-            grpc.clone(),
-        ))
-        .add_service(pb::lease_service_server::LeaseServiceServer::new(
-            grpc.clone(),
-        ))
+        .add_service(pb::node_service_server::NodeServiceServer::new(grpc.clone()))
+        .add_service(pb::namespace_service_server::NamespaceServiceServer::new(grpc.clone()))
+        .add_service(pb::event_service_server::EventServiceServer::new(grpc.clone()))
+        .add_service(pb::lease_service_server::LeaseServiceServer::new(grpc.clone()))
         .add_service(pb::priority_class_service_server::PriorityClassServiceServer::new(grpc));
     match tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(podium_proto::FILE_DESCRIPTOR_SET)

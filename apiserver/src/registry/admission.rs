@@ -59,11 +59,7 @@ impl Kind for Pod {
     /// Kubernetes' Priority admission: the priority comes from the pod's PriorityClass (or the
     /// global default class), never from the client.
     async fn admit_create(&mut self, api: &Api) -> Result<()> {
-        let name = self
-            .metadata
-            .as_ref()
-            .map(|m| m.name.clone())
-            .unwrap_or_default();
+        let name = self.metadata.as_ref().map(|m| m.name.clone()).unwrap_or_default();
         let spec = self.spec.get_or_insert_with(Default::default);
         let class = if spec.priority_class_name.is_empty() {
             let classes = api.list_all::<PriorityClass>("")?;
@@ -75,10 +71,7 @@ impl Kind for Pod {
                     return Err(ApiError::forbidden(
                         "pods",
                         &name,
-                        &format!(
-                            "no PriorityClass with name {} was found",
-                            spec.priority_class_name
-                        ),
+                        &format!("no PriorityClass with name {} was found", spec.priority_class_name),
                     ));
                 }
             }
@@ -148,28 +141,19 @@ impl Kind for Lease {
 pub(super) fn check_namespace<K: Kind>(api: &Api, namespace: &str, name: &str) -> Result<()> {
     match api.try_get::<Namespace>("", namespace)? {
         None => Err(ApiError::not_found("namespaces", namespace)),
-        Some(ns)
-            if ns
-                .metadata
-                .as_ref()
-                .is_some_and(|m| m.deletion_timestamp.is_some()) =>
-        {
+        Some(ns) if ns.metadata.as_ref().is_some_and(|m| m.deletion_timestamp.is_some()) => {
             let mut err = ApiError::forbidden(
                 &resource_name::<K>(),
                 name,
-                &format!(
-                    "unable to create new content in namespace {namespace} because it is being terminated"
-                ),
+                &format!("unable to create new content in namespace {namespace} because it is being terminated"),
             );
             // Kubernetes' NamespaceTerminating cause lets clients tell this apart.
             if let Some(details) = err.status.details.as_mut() {
-                details
-                    .causes
-                    .push(podium_proto::k8s::meta::v1::StatusCause {
-                        reason: "NamespaceTerminating".into(),
-                        message: format!("namespace {namespace} is being terminated"),
-                        field: "metadata.namespace".into(),
-                    });
+                details.causes.push(podium_proto::k8s::meta::v1::StatusCause {
+                    reason: "NamespaceTerminating".into(),
+                    message: format!("namespace {namespace} is being terminated"),
+                    field: "metadata.namespace".into(),
+                });
             }
             Err(err)
         }

@@ -28,11 +28,7 @@ impl Api {
             return Err(ApiError::invalid(
                 "Binding",
                 &meta.name,
-                vec![podium_api::Cause::not_supported(
-                    "target.kind",
-                    &target.kind,
-                    &["Node"],
-                )],
+                vec![podium_api::Cause::not_supported("target.kind", &target.kind, &["Node"])],
             ));
         }
         if self.try_get::<Node>("", &target.name)?.is_none() {
@@ -64,10 +60,7 @@ impl Api {
                 return Err(ApiError::conflict(
                     "pods/binding",
                     &pod_name,
-                    &format!(
-                        "pod {pod_name} is already assigned to node \"{}\"",
-                        spec.node_name
-                    ),
+                    &format!("pod {pod_name} is already assigned to node \"{}\"", spec.node_name),
                 ));
             }
             spec.node_name = node;

@@ -60,10 +60,7 @@ impl Api {
             let name = name.clone();
             Box::new(move |current: Vec<Option<crate::store::Stored>>| {
                 if current[0].is_some() {
-                    return Err(abort(ApiError::already_exists(
-                        &resource_name::<K>(),
-                        &name,
-                    )));
+                    return Err(abort(ApiError::already_exists(&resource_name::<K>(), &name)));
                 }
                 Ok(vec![Some(Write::Put(value))])
             })

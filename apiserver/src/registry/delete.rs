@@ -13,18 +13,11 @@ use super::{Api, Kind, Result};
 
 impl Api {
     /// Deletes (or marks for deletion) one object; returns its last or marked state.
-    pub async fn delete<K: Kind>(
-        &self,
-        namespace: &str,
-        name: &str,
-        options: DeleteOptions,
-    ) -> Result<K> {
+    pub async fn delete<K: Kind>(&self, namespace: &str, name: &str, options: DeleteOptions) -> Result<K> {
         let owned_name = name.to_owned();
         let next = self
             .modify::<K, _>(namespace, name, move |old| {
-                let old = old.ok_or_else(|| {
-                    ApiError::not_found(&super::resource_name::<K>(), &owned_name)
-                })?;
+                let old = old.ok_or_else(|| ApiError::not_found(&super::resource_name::<K>(), &owned_name))?;
                 check_preconditions(&options, &old)?;
                 old.check_delete()?;
                 decide(old, &options)

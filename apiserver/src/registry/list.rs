@@ -30,16 +30,10 @@ pub struct Filter {
 impl Filter {
     /// Parses both selectors; a bad one is a 400 naming it.
     pub fn new<K: Resource>(label_selector: &str, field_selector: &str) -> Result<Self> {
-        let labels = LabelSelector::parse(label_selector).map_err(|e| {
-            ApiError::bad_request(format!(
-                "unable to parse labelSelector {label_selector:?}: {e}"
-            ))
-        })?;
-        let fields = FieldSelector::parse(field_selector).map_err(|e| {
-            ApiError::bad_request(format!(
-                "unable to parse fieldSelector {field_selector:?}: {e}"
-            ))
-        })?;
+        let labels = LabelSelector::parse(label_selector)
+            .map_err(|e| ApiError::bad_request(format!("unable to parse labelSelector {label_selector:?}: {e}")))?;
+        let fields = FieldSelector::parse(field_selector)
+            .map_err(|e| ApiError::bad_request(format!("unable to parse fieldSelector {field_selector:?}: {e}")))?;
         fields
             .check_fields(&K::field_selector_fields())
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -48,8 +42,7 @@ impl Filter {
 
     pub fn matches<K: Resource>(&self, obj: &K) -> bool {
         let empty = Default::default();
-        self.labels.matches(obj.labels().unwrap_or(&empty))
-            && self.fields.matches(|f| obj.selectable_field(f))
+        self.labels.matches(obj.labels().unwrap_or(&empty)) && self.fields.matches(|f| obj.selectable_field(f))
     }
 }
 
@@ -74,9 +67,7 @@ impl Api {
         let (items, rv, next) = self.list_filtered::<K>(namespace, &filter, options).await?;
         let metadata = ListMeta {
             resource_version: rv.to_string(),
-            r#continue: next
-                .map(|key| encode_continue(rv, &key))
-                .unwrap_or_default(),
+            r#continue: next.map(|key| encode_continue(rv, &key)).unwrap_or_default(),
             ..Default::default()
         };
         Ok(K::new_list(items, metadata))
@@ -88,10 +79,7 @@ impl Api {
             .store
             .list(&prefix::<K>(namespace), None, 0)
             .map_err(storage_error)?;
-        page.items
-            .iter()
-            .map(|(_, stored)| decode::<K>(stored))
-            .collect()
+        page.items.iter().map(|(_, stored)| decode::<K>(stored)).collect()
     }
 
     /// Matching objects, the resourceVersion they are consistent with, and the key to
@@ -108,9 +96,7 @@ impl Api {
         } else {
             let (rv, key) = decode_continue(&options.continue_token)?;
             if !key.starts_with(&prefix) {
-                return Err(ApiError::bad_request(
-                    "continue key is not valid for this list",
-                ));
+                return Err(ApiError::bad_request("continue key is not valid for this list"));
             }
             if rv < self.store.oldest_rv() {
                 return Err(ApiError::expired(CONTINUE_EXPIRED));
@@ -169,10 +155,7 @@ const CONTINUE_EXPIRED: &str = "The provided continue parameter is too old to di
 /// The continue token: the list's resourceVersion and the last key returned, hex-encoded so
 /// it needs no escaping in a URL.
 fn encode_continue(rv: Rv, key: &str) -> String {
-    format!("{rv}:{key}")
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    format!("{rv}:{key}").bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 fn decode_continue(token: &str) -> Result<(Rv, String)> {
@@ -196,10 +179,7 @@ mod tests {
     #[test]
     fn continue_tokens_round_trip_and_reject_garbage() {
         let token = encode_continue(42, "pods/default/web-1");
-        assert_eq!(
-            decode_continue(&token).unwrap(),
-            (42, "pods/default/web-1".to_owned())
-        );
+        assert_eq!(decode_continue(&token).unwrap(), (42, "pods/default/web-1".to_owned()));
         for bad in ["zz", "abc", "", "3a"] {
             assert_eq!(decode_continue(bad).unwrap_err().code(), 400, "{bad}");
         }

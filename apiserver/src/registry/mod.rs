@@ -21,6 +21,7 @@ mod update;
 mod watch;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use podium_api::{ApiError, Resource};
@@ -31,7 +32,7 @@ use crate::store::{Rv, Store, StoreError, Stored};
 pub use admission::Kind;
 pub use list::{ListOptions, parse_resource_version};
 pub use namespace::run_namespace_finalizer;
-pub use watch::{WatchEvent, WatchEventType, WatchOptions};
+pub use watch::{BOOKMARK_INTERVAL, WatchEvent, WatchEventType, WatchOptions};
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
@@ -41,6 +42,8 @@ pub struct Api {
     store: Arc<dyn Store>,
     /// Ends every watch stream, so a shutting-down server can drain.
     watches_end: CancellationToken,
+    /// How often a watch that allows bookmarks gets one.
+    bookmark_interval: Duration,
 }
 
 impl Api {
@@ -49,9 +52,16 @@ impl Api {
         let api = Api {
             store,
             watches_end: CancellationToken::new(),
+            bookmark_interval: BOOKMARK_INTERVAL,
         };
         namespace::bootstrap(&api).await?;
         Ok(api)
+    }
+
+    /// Sets how often watches that allow bookmarks get one.
+    pub fn with_bookmark_interval(mut self, interval: Duration) -> Self {
+        self.bookmark_interval = interval;
+        self
     }
 
     /// Ends every open watch (at shutdown); clients re-watch elsewhere or after a restart.
@@ -76,10 +86,7 @@ impl Api {
 
     /// Reads one object, `None` when it does not exist.
     pub fn try_get<K: Kind>(&self, namespace: &str, name: &str) -> Result<Option<K>> {
-        let stored = self
-            .store
-            .get(&key::<K>(namespace, name))
-            .map_err(storage_error)?;
+        let stored = self.store.get(&key::<K>(namespace, name)).map_err(storage_error)?;
         stored.map(|s| decode::<K>(&s)).transpose()
     }
 }
@@ -126,8 +133,7 @@ pub(crate) fn decode<K: Resource>(stored: &Stored) -> Result<K> {
 }
 
 pub(crate) fn decode_bytes<K: Resource>(value: &[u8], rv: Rv) -> Result<K> {
-    let mut obj = K::decode(value)
-        .map_err(|e| ApiError::internal(format!("decoding stored {}: {e}", K::PLURAL)))?;
+    let mut obj = K::decode(value).map_err(|e| ApiError::internal(format!("decoding stored {}: {e}", K::PLURAL)))?;
     obj.metadata_mut().resource_version = rv.to_string();
     obj.set_type_meta();
     Ok(obj)

@@ -17,8 +17,7 @@ use super::update::{Next, settle};
 use super::{Api, Kind, Result};
 
 /// The namespaces every cluster has from its first start.
-pub const BUILTIN_NAMESPACES: [&str; 4] =
-    ["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const BUILTIN_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// The built-in priority classes and their values.
 pub const BUILTIN_PRIORITY_CLASSES: [(&str, i32, &str); 2] = [
@@ -88,11 +87,10 @@ pub async fn run_namespace_finalizer(api: Api, shutdown: CancellationToken) {
                 continue;
             }
         };
-        for ns in namespaces.iter().filter(|ns| {
-            ns.metadata
-                .as_ref()
-                .is_some_and(|m| m.deletion_timestamp.is_some())
-        }) {
+        for ns in namespaces
+            .iter()
+            .filter(|ns| ns.metadata.as_ref().is_some_and(|m| m.deletion_timestamp.is_some()))
+        {
             if let Err(e) = finalize(&api, ns.name()).await {
                 tracing::warn!(namespace = ns.name(), error = %e, "finishing namespace deletion failed");
             }
@@ -115,14 +113,7 @@ async fn finalize(api: &Api, namespace: &str) -> Result<()> {
             spec.finalizers.retain(|f| f != "kubernetes");
         }
         Ok(match settle(ns, old) {
-            Next::Put(ns)
-                if ns
-                    .metadata
-                    .as_ref()
-                    .is_some_and(|m| m.finalizers.is_empty()) =>
-            {
-                Next::Delete(ns)
-            }
+            Next::Put(ns) if ns.metadata.as_ref().is_some_and(|m| m.finalizers.is_empty()) => Next::Delete(ns),
             next => next,
         })
     })
@@ -136,17 +127,8 @@ async fn delete_all<K: Kind>(api: &Api, namespace: &str) -> Result<usize> {
     let objects = api.list_all::<K>(namespace)?;
     let mut remaining = 0;
     for obj in &objects {
-        match api
-            .delete::<K>(namespace, obj.name(), DeleteOptions::default())
-            .await
-        {
-            Ok(after)
-                if after
-                    .metadata()
-                    .is_some_and(|m| m.deletion_timestamp.is_some()) =>
-            {
-                remaining += 1
-            }
+        match api.delete::<K>(namespace, obj.name(), DeleteOptions::default()).await {
+            Ok(after) if after.metadata().is_some_and(|m| m.deletion_timestamp.is_some()) => remaining += 1,
             Ok(_) => {}
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e),

@@ -89,16 +89,14 @@ impl Api {
         }
         let next = self
             .modify::<K, _>(&namespace, &name, move |old| {
-                let old =
-                    old.ok_or_else(|| ApiError::not_found(&resource_name::<K>(), obj.name()))?;
+                let old = old.ok_or_else(|| ApiError::not_found(&resource_name::<K>(), obj.name()))?;
                 check_resource_version(&obj, &old)?;
                 keep_system_metadata(&mut obj, &old);
                 obj.default_on_update();
                 if K::HAS_STATUS {
                     obj.take_status_from(&mut old.clone());
                 }
-                let mut causes =
-                    validate_metadata::<K>(obj.metadata().unwrap_or(&Default::default()));
+                let mut causes = validate_metadata::<K>(obj.metadata().unwrap_or(&Default::default()));
                 causes.extend(obj.validate_update(&old));
                 if !causes.is_empty() {
                     return Err(ApiError::invalid(K::KIND, obj.name(), causes));
@@ -115,17 +113,13 @@ impl Api {
     /// Replaces an object's status (the status subresource); nothing else changes.
     pub async fn update_status<K: Kind>(&self, namespace: &str, mut obj: K) -> Result<K> {
         if !K::HAS_STATUS {
-            return Err(ApiError::not_found(
-                &format!("{}/status", K::PLURAL),
-                obj.name(),
-            ));
+            return Err(ApiError::not_found(&format!("{}/status", K::PLURAL), obj.name()));
         }
         let namespace = request_namespace::<K>(namespace, &mut obj)?;
         let name = obj.name().to_owned();
         let next = self
             .modify::<K, _>(&namespace, &name, move |old| {
-                let old =
-                    old.ok_or_else(|| ApiError::not_found(&resource_name::<K>(), obj.name()))?;
+                let old = old.ok_or_else(|| ApiError::not_found(&resource_name::<K>(), obj.name()))?;
                 check_resource_version(&obj, &old)?;
                 let mut merged = old.clone();
                 merged.take_status_from(&mut obj);
@@ -191,18 +185,12 @@ pub(super) fn settle<K: Kind>(mut new: K, old: K) -> Next<K> {
     new.metadata_mut().resource_version = old.resource_version().to_owned();
     let meta = new.metadata();
     let finalized = meta.is_some_and(|m| {
-        m.deletion_timestamp.is_some()
-            && m.finalizers.is_empty()
-            && m.deletion_grace_period_seconds == Some(0)
+        m.deletion_timestamp.is_some() && m.finalizers.is_empty() && m.deletion_grace_period_seconds == Some(0)
     });
     if finalized && !new.pending_finalizers() {
         return Next::Delete(new);
     }
-    if new == old {
-        Next::Keep(old)
-    } else {
-        Next::Put(new)
-    }
+    if new == old { Next::Keep(old) } else { Next::Put(new) }
 }
 
 pub(super) fn into_object<K>(next: Next<K>) -> K {

@@ -9,9 +9,7 @@ use futures::stream::BoxStream;
 use podium_api::{ApiError, Resource};
 
 use super::list::Filter;
-use super::{
-    Api, Kind, ListOptions, Result, decode_bytes, parse_resource_version, prefix, storage_error,
-};
+use super::{Api, Kind, ListOptions, Result, decode_bytes, parse_resource_version, prefix, storage_error};
 use crate::store::{Change, ChangeType, Rv};
 
 /// The query of a watch.
@@ -26,7 +24,7 @@ pub struct WatchOptions {
     pub timeout: Option<Duration>,
 }
 
-/// How often a watch that allows bookmarks gets one.
+/// How often a watch that allows bookmarks gets one, by default.
 pub const BOOKMARK_INTERVAL: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,12 +104,13 @@ impl Api {
             .watch(&prefix::<K>(namespace), since)
             .map_err(storage_error)?;
         let end = self.watches_end.clone();
+        let interval = self.bookmark_interval;
         let stream = async_stream::stream! {
             for obj in initial {
                 yield WatchEvent::of(WatchEventType::Added, obj);
             }
             let deadline = options.timeout.map(|t| tokio::time::Instant::now() + t);
-            let mut bookmarks = tokio::time::interval_at(tokio::time::Instant::now() + BOOKMARK_INTERVAL, BOOKMARK_INTERVAL);
+            let mut bookmarks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
             let mut last = since;
             loop {
                 tokio::select! {

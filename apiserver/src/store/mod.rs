@@ -74,8 +74,7 @@ pub type AbortReason = Box<dyn std::error::Error + Send + Sync>;
 /// A read-modify-write over a set of keys: it sees their current values (in the order the
 /// keys were given) and returns, per key, the write to make (`None` leaves the key alone).
 /// It runs while no other commit can interleave, so it is the place for preconditions.
-pub type Mutation =
-    Box<dyn FnOnce(Vec<Option<Stored>>) -> Result<Vec<Option<Write>>, AbortReason> + Send>;
+pub type Mutation = Box<dyn FnOnce(Vec<Option<Stored>>) -> Result<Vec<Option<Write>>, AbortReason> + Send>;
 
 /// One page of a list.
 #[derive(Debug, Clone, Default)]

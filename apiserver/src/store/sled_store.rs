@@ -19,9 +19,7 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::codec::{self, HISTORY_PREFIX, META_COMPACTED, META_RV};
-use super::{
-    Change, ChangeType, Commit, ListPage, Mutation, Result, Rv, Store, StoreError, Stored, Write,
-};
+use super::{Change, ChangeType, Commit, ListPage, Mutation, Result, Rv, Store, StoreError, Stored, Write};
 
 /// How much history the store keeps for watches.
 #[derive(Debug, Clone)]
@@ -84,11 +82,7 @@ impl SledStore {
     /// Opens (or creates) the store in `dir`, resuming its resourceVersion sequence.
     pub fn open(dir: &Path, options: SledStoreOptions) -> Result<Self> {
         let db = sled::Config::new().path(dir).flush_every_ms(None).open()?;
-        let last_rv = db
-            .get(META_RV)?
-            .map(|v| codec::decode_rv(&v))
-            .transpose()?
-            .unwrap_or(0);
+        let last_rv = db.get(META_RV)?.map(|v| codec::decode_rv(&v)).transpose()?.unwrap_or(0);
         let oldest = db
             .get(META_COMPACTED)?
             .map(|v| codec::decode_rv(&v))
@@ -151,10 +145,7 @@ impl Inner {
             let (target, commits) = {
                 let mut w = self.writer.lock();
                 if w.unflushed.is_empty() && !w.closed {
-                    let timed_out = self
-                        .wake
-                        .wait_for(&mut w, self.options.compaction_interval)
-                        .timed_out();
+                    let timed_out = self.wake.wait_for(&mut w, self.options.compaction_interval).timed_out();
                     if timed_out && w.unflushed.is_empty() {
                         drop(w);
                         if let Err(e) = self.compact() {
@@ -265,10 +256,7 @@ impl Inner {
             return Ok(w.last_rv);
         }
         let commit = Commit { rv, changes };
-        batch.insert(
-            codec::history_key(rv),
-            codec::encode_history(unix_now(), &commit),
-        );
+        batch.insert(codec::history_key(rv), codec::encode_history(unix_now(), &commit));
         batch.insert(META_RV, &codec::encode_rv(rv));
         self.db.apply_batch(batch)?;
         w.last_rv = rv;
@@ -322,12 +310,7 @@ fn filter(commit: Arc<Commit>, prefix: &str) -> Option<Arc<Commit>> {
         .filter(|c| c.key.starts_with(prefix))
         .cloned()
         .collect();
-    (!changes.is_empty()).then(|| {
-        Arc::new(Commit {
-            rv: commit.rv,
-            changes,
-        })
-    })
+    (!changes.is_empty()).then(|| Arc::new(Commit { rv: commit.rv, changes }))
 }
 
 impl Store for SledStore {
@@ -368,10 +351,7 @@ impl Store for SledStore {
         Box::pin(async move {
             let rv = self.inner.apply(&keys, mutation)?;
             let mut durable = self.inner.durable.subscribe();
-            durable
-                .wait_for(|d| *d >= rv)
-                .await
-                .map_err(|_| StoreError::Closed)?;
+            durable.wait_for(|d| *d >= rv).await.map_err(|_| StoreError::Closed)?;
             Ok(rv)
         })
     }

@@ -24,24 +24,18 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(dir: &Path) -> Self {
-        Self::start_at(
-            dir,
-            "127.0.0.1:0".parse().unwrap(),
-            SledStoreOptions::default(),
-        )
-        .await
+        Self::start_at(dir, "127.0.0.1:0".parse().unwrap(), SledStoreOptions::default()).await
     }
 
     pub async fn start_at(dir: &Path, listen: SocketAddr, store: SledStoreOptions) -> Self {
+        let mut config = Config::new(listen, dir.to_owned());
+        config.store = store;
+        Self::start_with(config).await
+    }
+
+    pub async fn start_with(config: Config) -> Self {
         let shutdown = CancellationToken::new();
-        let config = Config {
-            listen,
-            data_dir: dir.to_owned(),
-            store,
-        };
-        let server = start(config, shutdown.clone())
-            .await
-            .expect("server starts");
+        let server = start(config, shutdown.clone()).await.expect("server starts");
         let addr = server.local_addr;
         let client = Client::new(&format!("http://{addr}")).unwrap();
         TestServer {
@@ -117,9 +111,6 @@ pub fn pod(name: &str) -> Pod {
 pub fn labelled(name: &str, labels: &[(&str, &str)]) -> Pod {
     let mut p = pod(name);
     let meta = p.metadata.as_mut().unwrap();
-    meta.labels = labels
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    meta.labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     p
 }

@@ -25,19 +25,11 @@ struct ImageReference<'a> {
 /// only when it has a `.` or `:`, is `localhost`, or has upper-case letters.
 fn parse_image_reference(image: &str) -> Option<ImageReference<'_>> {
     // A bare 64-hex string is an image ID, not a name.
-    if image.len() == 64
-        && image
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+    if image.len() == 64 && image.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         return None;
     }
     let (domain, remainder) = match image.split_once('/') {
-        Some((first, rest))
-            if first.contains(['.', ':'])
-                || first == "localhost"
-                || first.to_lowercase() != first =>
-        {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" || first.to_lowercase() != first => {
             (first, rest)
         }
         _ => ("docker.io", image),
@@ -51,8 +43,7 @@ fn parse_image_reference(image: &str) -> Option<ImageReference<'_>> {
         Some((path, tag)) => (path, Some(tag)),
         None => (name_and_tag, None),
     };
-    if !is_valid_domain(domain) || path.is_empty() || !path.split('/').all(is_valid_path_component)
-    {
+    if !is_valid_domain(domain) || path.is_empty() || !path.split('/').all(is_valid_path_component) {
         return None;
     }
     if domain.len() + 1 + path.len() > 255 {
@@ -80,19 +71,12 @@ fn is_valid_domain(domain: &str) -> bool {
             .strip_prefix(':')
             .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        Some(v6) => {
-            !v6.is_empty()
-                && v6
-                    .bytes()
-                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        }
+        Some(v6) => !v6.is_empty() && v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.'),
         None => {
             !host.is_empty()
                 && host.split('.').all(|label| {
                     !label.is_empty()
-                        && label
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
                         && !label.starts_with('-')
                         && !label.ends_with('-')
                 })

@@ -2,11 +2,10 @@ use std::collections::BTreeMap;
 
 use podium_proto::k8s::core::v1::{Affinity, PodSecurityContext};
 use podium_proto::k8s::core::v1::{
-    ConfigMapVolumeSource, ContainerPort, DownwardApiProjection, DownwardApiVolumeFile,
-    DownwardApiVolumeSource, EnvVar, EnvVarSource, GrpcAction, HostPathVolumeSource,
-    ImageVolumeSource, Lifecycle, LifecycleHandler, PodAffinity, PodAntiAffinity,
-    ProjectedVolumeSource, ResourceRequirements, SecretVolumeSource, ServiceAccountTokenProjection,
-    TcpSocketAction, VolumeProjection, WeightedPodAffinityTerm,
+    ConfigMapVolumeSource, ContainerPort, DownwardApiProjection, DownwardApiVolumeFile, DownwardApiVolumeSource,
+    EnvVar, EnvVarSource, GrpcAction, HostPathVolumeSource, ImageVolumeSource, Lifecycle, LifecycleHandler,
+    PodAffinity, PodAntiAffinity, ProjectedVolumeSource, ResourceRequirements, SecretVolumeSource,
+    ServiceAccountTokenProjection, TcpSocketAction, VolumeProjection, WeightedPodAffinityTerm,
 };
 use podium_proto::k8s::meta::v1::{LabelSelector, ObjectMeta, Quantity};
 
@@ -87,10 +86,7 @@ fn service_account_alias() {
         ..Default::default()
     });
     assert_eq!(
-        (
-            spec.service_account_name.as_str(),
-            spec.service_account.as_str()
-        ),
+        (spec.service_account_name.as_str(), spec.service_account.as_str()),
         ("old", "old")
     );
     let spec = defaulted(PodSpec {
@@ -99,10 +95,7 @@ fn service_account_alias() {
         ..Default::default()
     });
     assert_eq!(
-        (
-            spec.service_account_name.as_str(),
-            spec.service_account.as_str()
-        ),
+        (spec.service_account_name.as_str(), spec.service_account.as_str()),
         ("new", "new")
     );
 }
@@ -215,13 +208,7 @@ fn container_defaults_for_every_kind() {
             c.ports[0].host_port, 0,
             "host ports are only defaulted with hostNetwork"
         );
-        let field_ref = c.env[0]
-            .value_from
-            .as_ref()
-            .unwrap()
-            .field_ref
-            .as_ref()
-            .unwrap();
+        let field_ref = c.env[0].value_from.as_ref().unwrap().field_ref.as_ref().unwrap();
         assert_eq!(field_ref.api_version, "v1");
         for probe in [&c.liveness_probe, &c.readiness_probe, &c.startup_probe] {
             let probe = probe.as_ref().unwrap();
@@ -236,13 +223,7 @@ fn container_defaults_for_every_kind() {
             );
             assert_eq!(probe.initial_delay_seconds, 0);
         }
-        let http = c
-            .liveness_probe
-            .as_ref()
-            .unwrap()
-            .http_get
-            .as_ref()
-            .unwrap();
+        let http = c.liveness_probe.as_ref().unwrap().http_get.as_ref().unwrap();
         assert_eq!((http.path.as_str(), http.scheme.as_str()), ("/", "HTTP"));
         assert_eq!(
             c.startup_probe
@@ -256,28 +237,10 @@ fn container_defaults_for_every_kind() {
             Some("")
         );
         let lifecycle = c.lifecycle.as_ref().unwrap();
-        let post_start = lifecycle
-            .post_start
-            .as_ref()
-            .unwrap()
-            .http_get
-            .as_ref()
-            .unwrap();
-        assert_eq!(
-            (post_start.path.as_str(), post_start.scheme.as_str()),
-            ("/", "HTTP")
-        );
-        let pre_stop = lifecycle
-            .pre_stop
-            .as_ref()
-            .unwrap()
-            .http_get
-            .as_ref()
-            .unwrap();
-        assert_eq!(
-            (pre_stop.path.as_str(), pre_stop.scheme.as_str()),
-            ("/stop", "HTTPS")
-        );
+        let post_start = lifecycle.post_start.as_ref().unwrap().http_get.as_ref().unwrap();
+        assert_eq!((post_start.path.as_str(), post_start.scheme.as_str()), ("/", "HTTP"));
+        let pre_stop = lifecycle.pre_stop.as_ref().unwrap().http_get.as_ref().unwrap();
+        assert_eq!((pre_stop.path.as_str(), pre_stop.scheme.as_str()), ("/stop", "HTTPS"));
     }
 }
 
@@ -310,11 +273,7 @@ fn container_values_are_kept() {
     assert_eq!(c.ports[0].protocol, "UDP");
     let probe = c.liveness_probe.as_ref().unwrap();
     assert_eq!(
-        (
-            probe.timeout_seconds,
-            probe.period_seconds,
-            probe.failure_threshold
-        ),
+        (probe.timeout_seconds, probe.period_seconds, probe.failure_threshold),
         (5, 2, 7)
     );
 }
@@ -346,14 +305,8 @@ fn requests_default_to_limits_per_resource() {
         ..Default::default()
     });
     let want = quantities(&[("cpu", "500m"), ("memory", "1Gi"), ("example.com/gpu", "2")]);
-    assert_eq!(
-        spec.containers[0].resources.as_ref().unwrap().requests,
-        want
-    );
-    assert_eq!(
-        spec.init_containers[0].resources.as_ref().unwrap().requests,
-        want
-    );
+    assert_eq!(spec.containers[0].resources.as_ref().unwrap().requests, want);
+    assert_eq!(spec.init_containers[0].resources.as_ref().unwrap().requests, want);
     assert!(
         spec.ephemeral_containers[0]
             .resources
@@ -489,10 +442,7 @@ fn volume_defaults() {
         ..Default::default()
     });
     let v = &spec.volumes;
-    assert!(
-        v[0].empty_dir.is_some(),
-        "a volume without a source is an emptyDir"
-    );
+    assert!(v[0].empty_dir.is_some(), "a volume without a source is an emptyDir");
     assert_eq!(v[1].host_path.as_ref().unwrap().r#type.as_deref(), Some(""));
     assert!(v[1].empty_dir.is_none());
     assert_eq!(v[2].secret.as_ref().unwrap().default_mode, Some(420));
@@ -540,12 +490,7 @@ fn default_tolerations() {
         ),
         (
             "a NoSchedule toleration does not count",
-            vec![toleration(
-                TAINT_NODE_NOT_READY,
-                "Exists",
-                "NoSchedule",
-                None,
-            )],
+            vec![toleration(TAINT_NODE_NOT_READY, "Exists", "NoSchedule", None)],
             vec![
                 toleration(TAINT_NODE_NOT_READY, "Exists", "NoSchedule", None),
                 not_ready.clone(),
@@ -629,12 +574,10 @@ fn match_label_keys_become_requirements() {
                 ..Default::default()
             }),
             pod_anti_affinity: Some(PodAntiAffinity {
-                preferred_during_scheduling_ignored_during_execution: vec![
-                    WeightedPodAffinityTerm {
-                        weight: 1,
-                        pod_affinity_term: Some(term(Some(LabelSelector::default()))),
-                    },
-                ],
+                preferred_during_scheduling_ignored_during_execution: vec![WeightedPodAffinityTerm {
+                    weight: 1,
+                    pod_affinity_term: Some(term(Some(LabelSelector::default()))),
+                }],
                 ..Default::default()
             }),
             ..Default::default()
@@ -666,18 +609,8 @@ fn match_label_keys_become_requirements() {
         .pod_affinity
         .unwrap()
         .required_during_scheduling_ignored_during_execution;
-    assert_eq!(
-        required[0]
-            .label_selector
-            .as_ref()
-            .unwrap()
-            .match_expressions,
-        want
-    );
-    assert!(
-        required[1].label_selector.is_none(),
-        "a nil selector stays nil"
-    );
+    assert_eq!(required[0].label_selector.as_ref().unwrap().match_expressions, want);
+    assert!(required[1].label_selector.is_none(), "a nil selector stays nil");
     let preferred = &affinity
         .pod_anti_affinity
         .unwrap()

@@ -1,6 +1,6 @@
 use podium_proto::k8s::core::v1::{
-    ContainerState, ContainerStateRunning, ContainerStateTerminated, HostIp, PodCondition, PodIp,
-    PodSchedulingGate, ResourceRequirements,
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, HostIp, PodCondition, PodIp, PodSchedulingGate,
+    ResourceRequirements,
 };
 use podium_proto::k8s::meta::v1::{ObjectMeta, Quantity};
 
@@ -47,11 +47,9 @@ fn messages(causes: &[Cause]) -> Vec<String> {
 }
 
 fn forbidden_spec(causes: &[Cause]) -> bool {
-    causes.iter().any(|c| {
-        c.field == "spec"
-            && c.detail
-                .starts_with(&format!("Forbidden: {UPDATABLE_FIELDS_MESSAGE}"))
-    })
+    causes
+        .iter()
+        .any(|c| c.field == "spec" && c.detail.starts_with(&format!("Forbidden: {UPDATABLE_FIELDS_MESSAGE}")))
 }
 
 type Mutation = fn(&mut Pod);
@@ -145,9 +143,7 @@ fn allowed_updates() {
 fn forbidden_spec_changes() {
     let cases: Vec<(&str, Mutation)> = vec![
         ("restartPolicy", |p| spec(p).restart_policy = "Never".into()),
-        ("nodeName (a Binding's job)", |p| {
-            spec(p).node_name = "n1".into()
-        }),
+        ("nodeName (a Binding's job)", |p| spec(p).node_name = "n1".into()),
         ("container command", |p| {
             spec(p).containers[0].command = vec!["sh".into()]
         }),
@@ -163,9 +159,7 @@ fn forbidden_spec_changes() {
                 .collect()
         }),
         ("hostname", |p| spec(p).hostname = "other".into()),
-        ("serviceAccountName", |p| {
-            spec(p).service_account_name = "admin".into()
-        }),
+        ("serviceAccountName", |p| spec(p).service_account_name = "admin".into()),
         ("ephemeral containers (a subresource's job)", |p| {
             spec(p)
                 .ephemeral_containers
@@ -268,9 +262,7 @@ fn refused_updates() {
             "raise activeDeadlineSeconds",
             |p| spec(p).active_deadline_seconds = Some(30),
             |p| spec(p).active_deadline_seconds = Some(60),
-            vec![
-                "spec.activeDeadlineSeconds: Invalid value: 60: must be less than or equal to previous value",
-            ],
+            vec!["spec.activeDeadlineSeconds: Invalid value: 60: must be less than or equal to previous value"],
         ),
         (
             "unset activeDeadlineSeconds",
@@ -295,9 +287,7 @@ fn refused_updates() {
             |p| {
                 spec(p).tolerations.remove(0);
             },
-            vec![
-                "spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds",
-            ],
+            vec!["spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds"],
         ),
         (
             "change a toleration's effect",
@@ -327,11 +317,7 @@ fn refused_updates() {
         (
             "add a scheduling gate",
             |p| spec(p).scheduling_gates = vec![PodSchedulingGate { name: "a".into() }],
-            |p| {
-                spec(p)
-                    .scheduling_gates
-                    .push(PodSchedulingGate { name: "b".into() })
-            },
+            |p| spec(p).scheduling_gates.push(PodSchedulingGate { name: "b".into() }),
             vec![
                 "spec.schedulingGates[1].name: Forbidden: only deletion is allowed, but found new scheduling gate 'b'",
             ],
@@ -353,9 +339,7 @@ fn refused_updates() {
             "negative grace period",
             |_| {},
             |p| spec(p).termination_grace_period_seconds = Some(-1),
-            vec![
-                "spec.terminationGracePeriodSeconds: Invalid value: -1: must be greater than or equal to 0",
-            ],
+            vec!["spec.terminationGracePeriodSeconds: Invalid value: -1: must be greater than or equal to 0"],
         ),
     ];
     for (name, prepare, change, want) in cases {
@@ -371,9 +355,7 @@ fn refused_updates() {
 fn qos_is_immutable() {
     let old = old_pod();
     let mut new = old.clone();
-    let limits = [("cpu".to_owned(), Quantity::new("1"))]
-        .into_iter()
-        .collect();
+    let limits = [("cpu".to_owned(), Quantity::new("1"))].into_iter().collect();
     spec(&mut new).containers[0].resources = Some(ResourceRequirements {
         limits,
         ..Default::default()
@@ -425,14 +407,7 @@ fn status_updates() {
                 let s = status(p);
                 s.phase = "Running".into();
                 s.pod_ip = "10.0.0.5".into();
-                s.pod_ips = vec![
-                    PodIp {
-                        ip: "10.0.0.5".into(),
-                    },
-                    PodIp {
-                        ip: "fd00::5".into(),
-                    },
-                ];
+                s.pod_ips = vec![PodIp { ip: "10.0.0.5".into() }, PodIp { ip: "fd00::5".into() }];
                 s.host_ip = "192.168.1.10".into();
                 s.conditions = vec![
                     PodCondition {
@@ -467,9 +442,7 @@ fn status_updates() {
                     ..Default::default()
                 }]
             },
-            vec![
-                "metadata.conditions[0].Type: Invalid value: \"bad type\": name part must consist of",
-            ],
+            vec!["metadata.conditions[0].Type: Invalid value: \"bad type\": name part must consist of"],
         ),
         (
             "empty condition type",
@@ -490,21 +463,15 @@ fn status_updates() {
             "nominated node",
             |_| {},
             |p| status(p).nominated_node_name = "Node_1".into(),
-            vec![
-                "status.nominatedNodeName: Invalid value: \"Node_1\": a lowercase RFC 1123 subdomain",
-            ],
+            vec!["status.nominatedNodeName: Invalid value: \"Node_1\": a lowercase RFC 1123 subdomain"],
         ),
         (
             "pod IPs",
             |_| {},
             |p| {
                 status(p).pod_ips = vec![
-                    PodIp {
-                        ip: "10.0.0.1".into(),
-                    },
-                    PodIp {
-                        ip: "10.0.0.1".into(),
-                    },
+                    PodIp { ip: "10.0.0.1".into() },
+                    PodIp { ip: "10.0.0.1".into() },
                     PodIp { ip: "x".into() },
                 ]
             },
@@ -519,14 +486,7 @@ fn status_updates() {
             |_| {},
             |p| {
                 status(p).pod_ip = "nope".into();
-                status(p).host_ips = vec![
-                    HostIp {
-                        ip: "1.2.3.4".into(),
-                    },
-                    HostIp {
-                        ip: "5.6.7.8".into(),
-                    },
-                ];
+                status(p).host_ips = vec![HostIp { ip: "1.2.3.4".into() }, HostIp { ip: "5.6.7.8".into() }];
             },
             vec![
                 "status.podIPs[0]: Invalid value: \"nope\": must be a valid IP address",
@@ -540,9 +500,7 @@ fn status_updates() {
                 status(p).container_statuses = vec![terminated("app", 0)];
             },
             |p| status(p).container_statuses = vec![running("app")],
-            vec![
-                "status.containerStatuses[0].state: Forbidden: may not be transitioned to non-terminated state",
-            ],
+            vec!["status.containerStatuses[0].state: Forbidden: may not be transitioned to non-terminated state"],
         ),
         (
             "OnFailure restarts failed containers",
@@ -560,9 +518,7 @@ fn status_updates() {
                 status(p).init_container_statuses = vec![terminated("init", 0)];
             },
             |p| status(p).init_container_statuses = vec![running("init")],
-            vec![
-                "status.initContainerStatuses[0].state: Forbidden: may not be transitioned to non-terminated state",
-            ],
+            vec!["status.initContainerStatuses[0].state: Forbidden: may not be transitioned to non-terminated state"],
         ),
         (
             "sidecars restart",
@@ -597,10 +553,7 @@ fn status_updates() {
         let got = messages(&validate_pod_status_update(&new, &old));
         assert_eq!(got.len(), want.len(), "{name}: {got:#?}");
         for (got, want) in got.iter().zip(&want) {
-            assert!(
-                got.starts_with(want),
-                "{name}: {got:?} does not start with {want:?}"
-            );
+            assert!(got.starts_with(want), "{name}: {got:?} does not start with {want:?}");
         }
     }
 }

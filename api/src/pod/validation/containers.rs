@@ -4,9 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use podium_proto::k8s::core::v1::{
-    Container, ContainerPort, ContainerResizePolicy, PodSpec, Volume,
-};
+use podium_proto::k8s::core::v1::{Container, ContainerPort, ContainerResizePolicy, PodSpec, Volume};
 
 use super::dns1123_label;
 use super::env::{validate_env, validate_env_from};
@@ -65,16 +63,8 @@ fn validate_probes_and_hooks(container: &Container, ctx: &Context<'_>, path: &Pa
         ));
     }
     for (probe, kind, field) in [
-        (
-            &container.liveness_probe,
-            ProbeKind::Liveness,
-            "livenessProbe",
-        ),
-        (
-            &container.readiness_probe,
-            ProbeKind::Readiness,
-            "readinessProbe",
-        ),
+        (&container.liveness_probe, ProbeKind::Liveness, "livenessProbe"),
+        (&container.readiness_probe, ProbeKind::Readiness, "readinessProbe"),
         (&container.startup_probe, ProbeKind::Startup, "startupProbe"),
     ] {
         causes.extend(validate_probe(
@@ -87,11 +77,7 @@ fn validate_probes_and_hooks(container: &Container, ctx: &Context<'_>, path: &Pa
     causes
 }
 
-pub(super) fn validate_init_containers(
-    spec: &PodSpec,
-    ctx: &Context<'_>,
-    path: &Path,
-) -> Vec<Cause> {
+pub(super) fn validate_init_containers(spec: &PodSpec, ctx: &Context<'_>, path: &Path) -> Vec<Cause> {
     let mut causes = Vec::new();
     let mut names: BTreeSet<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
     for (i, container) in spec.init_containers.iter().enumerate() {
@@ -102,11 +88,7 @@ pub(super) fn validate_init_containers(
             if policy == "Always" {
                 sidecar = true;
             } else {
-                causes.push(Cause::not_supported(
-                    idx.child("restartPolicy"),
-                    policy,
-                    &["Always"],
-                ));
+                causes.push(Cause::not_supported(idx.child("restartPolicy"), policy, &["Always"]));
             }
         }
         if names.contains(container.name.as_str()) {
@@ -157,11 +139,7 @@ fn render_resize_policy(policies: &[ContainerResizePolicy]) -> String {
     format!("[]core.ContainerResizePolicy{{{}}}", items.join(", "))
 }
 
-pub(super) fn validate_ephemeral_containers(
-    spec: &PodSpec,
-    ctx: &Context<'_>,
-    path: &Path,
-) -> Vec<Cause> {
+pub(super) fn validate_ephemeral_containers(spec: &PodSpec, ctx: &Context<'_>, path: &Path) -> Vec<Cause> {
     let mut causes = Vec::new();
     let others: BTreeSet<&str> = spec
         .containers
@@ -181,10 +159,7 @@ pub(super) fn validate_ephemeral_containers(
             causes.push(not_found(&idx.child("targetContainerName"), &target));
         }
         // Ephemeral containers must not be relied on for the Pod's own service.
-        let has_resources = container
-            .resources
-            .as_ref()
-            .is_some_and(|r| *r != Default::default());
+        let has_resources = container.resources.as_ref().is_some_and(|r| *r != Default::default());
         for (set, field) in [
             (!container.ports.is_empty(), "ports"),
             (has_resources, "resources"),
@@ -250,10 +225,7 @@ fn validate_container_common(container: &Container, ctx: &Context<'_>, path: &Pa
     }
     causes.extend(validate_ports(&container.ports, &path.child("ports")));
     causes.extend(validate_env(&container.env, &path.child("env")));
-    causes.extend(validate_env_from(
-        &container.env_from,
-        &path.child("envFrom"),
-    ));
+    causes.extend(validate_env_from(&container.env_from, &path.child("envFrom")));
     causes.extend(validate_volume_mounts(
         container,
         &ctx.volumes,
@@ -325,21 +297,13 @@ fn validate_ports(ports: &[ContainerPort], path: &Path) -> Vec<Cause> {
         }
         if port.host_port != 0 {
             for problem in names::is_valid_port_num(i64::from(port.host_port)) {
-                causes.push(Cause::invalid_number(
-                    idx.child("hostPort"),
-                    port.host_port,
-                    problem,
-                ));
+                causes.push(Cause::invalid_number(idx.child("hostPort"), port.host_port, problem));
             }
         }
         if port.protocol.is_empty() {
             causes.push(Cause::required(idx.child("protocol")));
         } else if !PROTOCOLS.contains(&port.protocol.as_str()) {
-            causes.push(Cause::not_supported(
-                idx.child("protocol"),
-                &port.protocol,
-                &PROTOCOLS,
-            ));
+            causes.push(Cause::not_supported(idx.child("protocol"), &port.protocol, &PROTOCOLS));
         }
     }
     causes
@@ -382,11 +346,7 @@ pub(super) fn validate_host_network_ports(spec: &PodSpec, path: &Path) -> Vec<Ca
             for (pi, port) in container.ports.iter().enumerate() {
                 if port.host_port != port.container_port {
                     causes.push(Cause::invalid_number(
-                        path.child(field)
-                            .index(ci)
-                            .child("ports")
-                            .index(pi)
-                            .child("hostPort"),
+                        path.child(field).index(ci).child("ports").index(pi).child("hostPort"),
                         port.host_port,
                         "must match `containerPort` when `hostNetwork` is true",
                     ));
@@ -397,11 +357,7 @@ pub(super) fn validate_host_network_ports(spec: &PodSpec, path: &Path) -> Vec<Ca
     causes
 }
 
-fn validate_resize_policy(
-    policies: &[ContainerResizePolicy],
-    restart_policy: &str,
-    path: &Path,
-) -> Vec<Cause> {
+fn validate_resize_policy(policies: &[ContainerResizePolicy], restart_policy: &str, path: &Path) -> Vec<Cause> {
     let mut causes = Vec::new();
     let mut seen = BTreeSet::new();
     for (i, policy) in policies.iter().enumerate() {

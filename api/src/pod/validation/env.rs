@@ -2,9 +2,7 @@
 //! (`ValidateEnv`, `ValidateEnvFrom`, `validateObjectFieldSelector`,
 //! `validateContainerResourceFieldSelector`).
 
-use podium_proto::k8s::core::v1::{
-    EnvFromSource, EnvVar, ObjectFieldSelector, ResourceFieldSelector,
-};
+use podium_proto::k8s::core::v1::{EnvFromSource, EnvVar, ObjectFieldSelector, ResourceFieldSelector};
 use podium_proto::k8s::meta::v1::Quantity as QuantityField;
 
 use super::path::Path;
@@ -166,10 +164,7 @@ pub(super) fn validate_env_from(sources: &[EnvFromSource], path: &Path) -> Vec<C
         }
         let mut count = 0;
         for (name, field) in [
-            (
-                source.config_map_ref.as_ref().map(|r| &r.name),
-                "configMapRef",
-            ),
+            (source.config_map_ref.as_ref().map(|r| &r.name), "configMapRef"),
             (source.secret_ref.as_ref().map(|r| &r.name), "secretRef"),
         ] {
             let Some(name) = name else { continue };
@@ -248,17 +243,11 @@ pub(super) fn validate_object_field_selector(
         field_path
     };
     match split_subscripted(internal) {
-        Some(("metadata.annotations", key)) => {
-            causes.extend(qualified_name(&key.to_lowercase(), path))
-        }
+        Some(("metadata.annotations", key)) => causes.extend(qualified_name(&key.to_lowercase(), path)),
         Some(("metadata.labels", key)) => causes.extend(qualified_name(key, path)),
         Some((base, _)) => causes.push(Cause::invalid(path, base, "does not support subscript")),
         None if !allowed.contains(&internal) => {
-            causes.push(Cause::not_supported(
-                path.child("fieldPath"),
-                internal,
-                allowed,
-            ));
+            causes.push(Cause::not_supported(path.child("fieldPath"), internal, allowed));
         }
         None => {}
     }
@@ -305,11 +294,9 @@ fn validate_divisor(resource: &str, divisor: Option<&QuantityField>, path: &Path
         return Vec::new();
     }
     let one_of = |units: &[&str]| {
-        parsed.as_ref().is_some_and(|q| {
-            units
-                .iter()
-                .any(|u| Quantity::parse(u).is_ok_and(|unit| &unit == q))
-        })
+        parsed
+            .as_ref()
+            .is_some_and(|q| units.iter().any(|u| Quantity::parse(u).is_ok_and(|unit| &unit == q)))
     };
     let memory_units = [
         "1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi", "1Ei",
@@ -319,19 +306,13 @@ fn validate_divisor(resource: &str, divisor: Option<&QuantityField>, path: &Path
             "only divisor's values 1m and 1 are supported with the cpu resource".to_owned()
         }
         "limits.memory" | "requests.memory" if !one_of(&memory_units) => {
-            format!(
-                "only divisor's values {MEMORY_DIVISORS} are supported with the memory resource"
-            )
+            format!("only divisor's values {MEMORY_DIVISORS} are supported with the memory resource")
         }
         "limits.ephemeral-storage" | "requests.ephemeral-storage" if !one_of(&memory_units) => {
-            format!(
-                "only divisor's values {MEMORY_DIVISORS} are supported with the local ephemeral storage resource"
-            )
+            format!("only divisor's values {MEMORY_DIVISORS} are supported with the local ephemeral storage resource")
         }
         _ if is_hugepages_field(resource) && !one_of(&memory_units) => {
-            format!(
-                "only divisor's values {MEMORY_DIVISORS} are supported with the hugepages resource"
-            )
+            format!("only divisor's values {MEMORY_DIVISORS} are supported with the hugepages resource")
         }
         _ => return Vec::new(),
     };

@@ -103,11 +103,7 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &Path) -> Vec<Cause> {
         restart_policy: &spec.restart_policy,
         host_users: spec.host_users.unwrap_or(true),
     };
-    causes.extend(containers::validate_containers(
-        spec,
-        &ctx,
-        &path.child("containers"),
-    ));
+    causes.extend(containers::validate_containers(spec, &ctx, &path.child("containers")));
     causes.extend(containers::validate_init_containers(
         spec,
         &ctx,
@@ -196,10 +192,7 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &Path) -> Vec<Cause> {
         let alias_path = path.child("hostAliases").index(i);
         causes.extend(valid_ip(&alias.ip, &alias_path.child("ip")));
         for (j, hostname) in alias.hostnames.iter().enumerate() {
-            causes.extend(dns1123_subdomain(
-                hostname,
-                &alias_path.child("hostnames").index(j),
-            ));
+            causes.extend(dns1123_subdomain(hostname, &alias_path.child("hostnames").index(j)));
         }
     }
     if !spec.priority_class_name.is_empty() {
@@ -209,10 +202,7 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &Path) -> Vec<Cause> {
         ));
     }
     if let Some(runtime_class) = &spec.runtime_class_name {
-        causes.extend(dns1123_subdomain(
-            runtime_class,
-            &path.child("runtimeClassName"),
-        ));
+        causes.extend(dns1123_subdomain(runtime_class, &path.child("runtimeClassName")));
     }
     if let Some(policy) = &spec.preemption_policy {
         causes.extend(one_of(
@@ -222,10 +212,7 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &Path) -> Vec<Cause> {
         ));
     }
     if !spec.overhead.is_empty() {
-        causes.extend(resources::validate_overhead(
-            &spec.overhead,
-            &path.child("overhead"),
-        ));
+        causes.extend(resources::validate_overhead(&spec.overhead, &path.child("overhead")));
     }
     causes.extend(security::validate_os(spec, path));
     causes
@@ -251,10 +238,7 @@ fn validate_dns_config(config: Option<&PodDnsConfig>, policy: &str, path: &Path)
     let mut causes = Vec::new();
     if policy == "None" {
         let Some(config) = config else {
-            return vec![required(
-                path,
-                "must provide `dnsConfig` when `dnsPolicy` is None",
-            )];
+            return vec![required(path, "must provide `dnsConfig` when `dnsPolicy` is None")];
         };
         if config.nameservers.is_empty() {
             return vec![required(
@@ -289,7 +273,9 @@ fn validate_dns_config(config: Option<&PodDnsConfig>, policy: &str, path: &Path)
         causes.push(invalid_rendered(
             &searches,
             &go_strings(&config.searches),
-            &format!("must not have more than {MAX_DNS_SEARCH_LIST_CHARS} characters (including spaces) in the search list"),
+            &format!(
+                "must not have more than {MAX_DNS_SEARCH_LIST_CHARS} characters (including spaces) in the search list"
+            ),
         ));
     }
     for (i, search) in config.searches.iter().enumerate() {

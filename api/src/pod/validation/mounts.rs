@@ -11,11 +11,7 @@ use super::path::{Path, not_found};
 use super::{validate_local_descending_path, validate_path_no_backsteps};
 use crate::error::Cause;
 
-pub(super) fn validate_volume_mounts(
-    container: &Container,
-    volumes: &Volumes<'_>,
-    path: &Path,
-) -> Vec<Cause> {
+pub(super) fn validate_volume_mounts(container: &Container, volumes: &Volumes<'_>, path: &Path) -> Vec<Cause> {
     let mut causes = Vec::new();
     let devices: &[VolumeDevice] = &container.volume_devices;
     let mut mount_points = BTreeSet::new();
@@ -53,10 +49,7 @@ pub(super) fn validate_volume_mounts(
         }
         // Kubernetes reports these on the list path, without the index.
         if !mount.sub_path.is_empty() {
-            causes.extend(validate_local_descending_path(
-                &mount.sub_path,
-                &path.child("subPath"),
-            ));
+            causes.extend(validate_local_descending_path(&mount.sub_path, &path.child("subPath")));
         }
         if !mount.sub_path_expr.is_empty() {
             if !mount.sub_path.is_empty() {
@@ -78,10 +71,7 @@ pub(super) fn validate_volume_mounts(
                 &path.child("mountPropagation"),
             ));
         }
-        causes.extend(validate_recursive_read_only(
-            mount,
-            &path.child("recursiveReadOnly"),
-        ));
+        causes.extend(validate_recursive_read_only(mount, &path.child("recursiveReadOnly")));
     }
     causes
 }
@@ -112,16 +102,9 @@ fn validate_recursive_read_only(mount: &VolumeMount, path: &Path) -> Vec<Cause> 
         None | Some("Disabled") => {}
         Some("Enabled" | "IfPossible") => {
             if !mount.read_only {
-                causes.push(Cause::forbidden(
-                    path,
-                    "may only be specified when readOnly is true",
-                ));
+                causes.push(Cause::forbidden(path, "may only be specified when readOnly is true"));
             }
-            if mount
-                .mount_propagation
-                .as_deref()
-                .is_some_and(|p| p != "None")
-            {
+            if mount.mount_propagation.as_deref().is_some_and(|p| p != "None") {
                 causes.push(Cause::forbidden(
                     path,
                     "may only be specified when mountPropagation is None or not specified",
@@ -137,11 +120,7 @@ fn validate_recursive_read_only(mount: &VolumeMount, path: &Path) -> Vec<Cause> 
     causes
 }
 
-pub(super) fn validate_volume_devices(
-    container: &Container,
-    volumes: &Volumes<'_>,
-    path: &Path,
-) -> Vec<Cause> {
+pub(super) fn validate_volume_devices(container: &Container, volumes: &Volumes<'_>, path: &Path) -> Vec<Cause> {
     let mut causes = Vec::new();
     let mounts = &container.volume_mounts;
     let mut device_paths = BTreeSet::new();
@@ -169,15 +148,9 @@ pub(super) fn validate_volume_devices(
             causes.push(Cause::required(idx.child("devicePath")));
         }
         if device_paths.contains(device_path) {
-            causes.push(Cause::invalid(
-                idx.child("devicePath"),
-                device_path,
-                "must be unique",
-            ));
+            causes.push(Cause::invalid(idx.child("devicePath"), device_path, "must be unique"));
         }
-        if !device_path.is_empty()
-            && !validate_path_no_backsteps(device_path, &path.child("devicePath")).is_empty()
-        {
+        if !device_path.is_empty() && !validate_path_no_backsteps(device_path, &path.child("devicePath")).is_empty() {
             causes.push(Cause::invalid(
                 idx.child("devicePath"),
                 device_path,

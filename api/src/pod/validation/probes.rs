@@ -2,8 +2,7 @@
 //! (`validateProbe`, `validateLifecycle`, `validateHandler`).
 
 use podium_proto::k8s::core::v1::{
-    ExecAction, GrpcAction, HttpGetAction, Lifecycle, LifecycleHandler, Probe, SleepAction,
-    TcpSocketAction,
+    ExecAction, GrpcAction, HttpGetAction, Lifecycle, LifecycleHandler, Probe, SleepAction, TcpSocketAction,
 };
 use podium_proto::k8s::meta::v1::IntOrString;
 
@@ -24,14 +23,8 @@ enum Action<'a> {
 fn probe_actions(probe: &Probe) -> Vec<(&'static str, Action<'_>)> {
     [
         probe.exec.as_ref().map(|a| ("exec", Action::Exec(a))),
-        probe
-            .http_get
-            .as_ref()
-            .map(|a| ("httpGet", Action::HttpGet(a))),
-        probe
-            .tcp_socket
-            .as_ref()
-            .map(|a| ("tcpSocket", Action::TcpSocket(a))),
+        probe.http_get.as_ref().map(|a| ("httpGet", Action::HttpGet(a))),
+        probe.tcp_socket.as_ref().map(|a| ("tcpSocket", Action::TcpSocket(a))),
         probe.grpc.as_ref().map(|a| ("grpc", Action::Grpc(a))),
     ]
     .into_iter()
@@ -42,14 +35,8 @@ fn probe_actions(probe: &Probe) -> Vec<(&'static str, Action<'_>)> {
 fn hook_actions(handler: &LifecycleHandler) -> Vec<(&'static str, Action<'_>)> {
     [
         handler.exec.as_ref().map(|a| ("exec", Action::Exec(a))),
-        handler
-            .http_get
-            .as_ref()
-            .map(|a| ("httpGet", Action::HttpGet(a))),
-        handler
-            .tcp_socket
-            .as_ref()
-            .map(|a| ("tcpSocket", Action::TcpSocket(a))),
+        handler.http_get.as_ref().map(|a| ("httpGet", Action::HttpGet(a))),
+        handler.tcp_socket.as_ref().map(|a| ("tcpSocket", Action::TcpSocket(a))),
         handler.sleep.as_ref().map(|a| ("sleep", Action::Sleep(a))),
     ]
     .into_iter()
@@ -66,12 +53,7 @@ pub(super) enum ProbeKind {
     Startup,
 }
 
-pub(super) fn validate_probe(
-    probe: Option<&Probe>,
-    kind: ProbeKind,
-    grace_period: i64,
-    path: &Path,
-) -> Vec<Cause> {
+pub(super) fn validate_probe(probe: Option<&Probe>, kind: ProbeKind, grace_period: i64, path: &Path) -> Vec<Cause> {
     let mut causes = Vec::new();
     let Some(probe) = probe else {
         return causes;
@@ -121,11 +103,7 @@ pub(super) fn validate_probe(
     causes
 }
 
-pub(super) fn validate_lifecycle(
-    lifecycle: &Lifecycle,
-    grace_period: i64,
-    path: &Path,
-) -> Vec<Cause> {
+pub(super) fn validate_lifecycle(lifecycle: &Lifecycle, grace_period: i64, path: &Path) -> Vec<Cause> {
     let mut causes = Vec::new();
     if let Some(post_start) = &lifecycle.post_start {
         causes.extend(validate_handler(
@@ -144,11 +122,7 @@ pub(super) fn validate_lifecycle(
     causes
 }
 
-fn validate_handler(
-    actions: Vec<(&'static str, Action<'_>)>,
-    grace_period: i64,
-    path: &Path,
-) -> Vec<Cause> {
+fn validate_handler(actions: Vec<(&'static str, Action<'_>)>, grace_period: i64, path: &Path) -> Vec<Cause> {
     let mut causes = Vec::new();
     if actions.is_empty() {
         causes.push(required(path, "must specify a handler type"));
@@ -156,19 +130,14 @@ fn validate_handler(
     for (i, (field, action)) in actions.into_iter().enumerate() {
         let path = path.child(field);
         if i > 0 {
-            causes.push(Cause::forbidden(
-                path,
-                "may not specify more than 1 handler type",
-            ));
+            causes.push(Cause::forbidden(path, "may not specify more than 1 handler type"));
             continue;
         }
         causes.extend(match action {
             Action::Exec(exec) => validate_exec(exec, &path),
             Action::HttpGet(http) => validate_http_get(http, &path),
             Action::TcpSocket(tcp) => port_num_or_name(tcp.port.as_ref(), &path.child("port")),
-            Action::Grpc(grpc) => {
-                port_num_or_name(Some(&IntOrString::int(grpc.port)), &path.child("port"))
-            }
+            Action::Grpc(grpc) => port_num_or_name(Some(&IntOrString::int(grpc.port)), &path.child("port")),
             Action::Sleep(sleep) => validate_sleep(sleep, grace_period, &path),
         });
     }
@@ -191,19 +160,10 @@ fn validate_http_get(http: &HttpGetAction, path: &Path) -> Vec<Cause> {
     causes.extend(port_num_or_name(http.port.as_ref(), &path.child("port")));
     const SCHEMES: [&str; 2] = ["HTTP", "HTTPS"];
     if !SCHEMES.contains(&http.scheme.as_str()) {
-        causes.push(Cause::not_supported(
-            path.child("scheme"),
-            &http.scheme,
-            &SCHEMES,
-        ));
+        causes.push(Cause::not_supported(path.child("scheme"), &http.scheme, &SCHEMES));
     }
     for header in &http.http_headers {
-        if header.name.is_empty()
-            || !header
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
+        if header.name.is_empty() || !header.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             causes.push(Cause::invalid(
                 path.child("httpHeaders"),
                 &header.name,
@@ -216,9 +176,7 @@ fn validate_http_get(http: &HttpGetAction, path: &Path) -> Vec<Cause> {
 
 fn validate_sleep(sleep: &SleepAction, grace_period: i64, path: &Path) -> Vec<Cause> {
     if sleep.seconds <= 0 || sleep.seconds > grace_period {
-        let message = format!(
-            "must be greater than 0 and less than terminationGracePeriodSeconds ({grace_period})"
-        );
+        let message = format!("must be greater than 0 and less than terminationGracePeriodSeconds ({grace_period})");
         return vec![Cause::invalid_number(path, sleep.seconds, message)];
     }
     Vec::new()

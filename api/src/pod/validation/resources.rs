@@ -72,9 +72,7 @@ fn is_overcommit_allowed(name: &str) -> bool {
 }
 
 fn is_standard_resource(name: &str) -> bool {
-    STANDARD_RESOURCES.contains(&name)
-        || is_hugepages(name)
-        || name.starts_with("requests.hugepages-")
+    STANDARD_RESOURCES.contains(&name) || is_hugepages(name) || name.starts_with("requests.hugepages-")
 }
 
 fn is_standard_container_resource(name: &str) -> bool {
@@ -97,11 +95,7 @@ fn validate_container_resource_name(name: &str, path: &Path) -> Vec<Cause> {
     }
     if unprefixed {
         if !is_standard_container_resource(name) {
-            causes.push(Cause::invalid(
-                path,
-                name,
-                "must be a standard resource for containers",
-            ));
+            causes.push(Cause::invalid(path, name, "must be a standard resource for containers"));
         }
     } else if !is_native(name) && !is_extended(name) {
         causes.push(Cause::invalid(
@@ -114,11 +108,7 @@ fn validate_container_resource_name(name: &str, path: &Path) -> Vec<Cause> {
 }
 
 /// Parses a quantity; an unparsable one is reported on `path` with the parser's message.
-pub(crate) fn parse_quantity(
-    quantity: &QuantityField,
-    path: &Path,
-    causes: &mut Vec<Cause>,
-) -> Option<Quantity> {
+pub(crate) fn parse_quantity(quantity: &QuantityField, path: &Path, causes: &mut Vec<Cause>) -> Option<Quantity> {
     match Quantity::parse(&quantity.string) {
         Ok(q) => Some(q),
         Err(error) => {
@@ -129,23 +119,12 @@ pub(crate) fn parse_quantity(
 }
 
 /// `ValidateResourceQuantityValue`: non-negative, and whole for integer resources.
-fn validate_quantity_value(
-    name: &str,
-    quantity: &Quantity,
-    raw: &QuantityField,
-    path: &Path,
-) -> Vec<Cause> {
+fn validate_quantity_value(name: &str, quantity: &Quantity, raw: &QuantityField, path: &Path) -> Vec<Cause> {
     let mut causes = Vec::new();
     if quantity.sign() < 0 {
-        causes.push(Cause::invalid(
-            path,
-            quantity,
-            "must be greater than or equal to 0",
-        ));
+        causes.push(Cause::invalid(path, quantity, "must be greater than or equal to 0"));
     }
-    if (INTEGER_RESOURCES.contains(&name) || is_extended(name))
-        && quantity.milli_value() % 1000 != 0
-    {
+    if (INTEGER_RESOURCES.contains(&name) || is_extended(name)) && quantity.milli_value() % 1000 != 0 {
         // Go prints the Quantity struct here; the text the user sent is clearer.
         causes.push(Cause::invalid(path, &raw.string, "must be an integer"));
     }
@@ -169,10 +148,7 @@ fn validate_list(
     parsed
 }
 
-pub(super) fn validate_resource_requirements(
-    requirements: Option<&ResourceRequirements>,
-    path: &Path,
-) -> Vec<Cause> {
+pub(super) fn validate_resource_requirements(requirements: Option<&ResourceRequirements>, path: &Path) -> Vec<Cause> {
     let mut causes = Vec::new();
     let Some(requirements) = requirements else {
         return causes;
@@ -183,13 +159,11 @@ pub(super) fn validate_resource_requirements(
     let requests = validate_list(&requirements.requests, &requests_path, &mut causes);
     for (name, request) in &requests {
         match limits.get(name) {
-            Some(limit) if request != limit && !is_overcommit_allowed(name) => {
-                causes.push(Cause::invalid(
-                    &requests_path,
-                    request,
-                    format!("must be equal to {name} limit of {limit}"),
-                ))
-            }
+            Some(limit) if request != limit && !is_overcommit_allowed(name) => causes.push(Cause::invalid(
+                &requests_path,
+                request,
+                format!("must be equal to {name} limit of {limit}"),
+            )),
             Some(limit) if request > limit => causes.push(Cause::invalid(
                 &requests_path,
                 request,
@@ -205,12 +179,7 @@ pub(super) fn validate_resource_requirements(
             _ => {}
         }
     }
-    let names = || {
-        requirements
-            .limits
-            .keys()
-            .chain(requirements.requests.keys())
-    };
+    let names = || requirements.limits.keys().chain(requirements.requests.keys());
     if names().any(|n| is_hugepages(n)) && !names().any(|n| n == "cpu" || n == "memory") {
         causes.push(Cause::forbidden(path, "HugePages require cpu or memory"));
     }
@@ -218,10 +187,7 @@ pub(super) fn validate_resource_requirements(
 }
 
 /// `validateOverhead`: the overhead is checked as if it were a container's limits.
-pub(super) fn validate_overhead(
-    overhead: &BTreeMap<String, QuantityField>,
-    path: &Path,
-) -> Vec<Cause> {
+pub(super) fn validate_overhead(overhead: &BTreeMap<String, QuantityField>, path: &Path) -> Vec<Cause> {
     let requirements = ResourceRequirements {
         limits: overhead.clone(),
         ..Default::default()

@@ -34,10 +34,7 @@ pub(super) fn validate_affinity(affinity: Option<&Affinity>, path: &Path) -> Vec
             .iter()
             .enumerate()
         {
-            causes.extend(validate_weight(
-                term.weight,
-                &preferred.index(i).child("weight"),
-            ));
+            causes.extend(validate_weight(term.weight, &preferred.index(i).child("weight")));
             let default = NodeSelectorTerm::default();
             // Preferred terms are not held to label-value syntax.
             causes.extend(validate_node_selector_term(
@@ -87,21 +84,14 @@ fn validate_weight(weight: i32, path: &Path) -> Vec<Cause> {
     if (1..=100).contains(&weight) {
         Vec::new()
     } else {
-        vec![Cause::invalid_number(
-            path,
-            weight,
-            "must be in the range 1-100",
-        )]
+        vec![Cause::invalid_number(path, weight, "must be in the range 1-100")]
     }
 }
 
 fn validate_weighted_terms(terms: &[WeightedPodAffinityTerm], path: &Path) -> Vec<Cause> {
     let mut causes = Vec::new();
     for (i, weighted) in terms.iter().enumerate() {
-        causes.extend(validate_weight(
-            weighted.weight,
-            &path.index(i).child("weight"),
-        ));
+        causes.extend(validate_weight(weighted.weight, &path.index(i).child("weight")));
         let default = PodAffinityTerm::default();
         let term = weighted.pod_affinity_term.as_ref().unwrap_or(&default);
         causes.extend(validate_pod_affinity_term(
@@ -113,8 +103,7 @@ fn validate_weighted_terms(terms: &[WeightedPodAffinityTerm], path: &Path) -> Ve
 }
 
 fn validate_pod_affinity_term(term: &PodAffinityTerm, path: &Path) -> Vec<Cause> {
-    let mut causes =
-        validate_label_selector(term.label_selector.as_ref(), &path.child("labelSelector"));
+    let mut causes = validate_label_selector(term.label_selector.as_ref(), &path.child("labelSelector"));
     causes.extend(validate_label_selector(
         term.namespace_selector.as_ref(),
         &path.child("namespaceSelector"),
@@ -149,20 +138,14 @@ fn validate_pod_affinity_term(term: &PodAffinityTerm, path: &Path) -> Vec<Cause>
     if term.topology_key.is_empty() {
         causes.push(required(&path.child("topologyKey"), "can not be empty"));
     }
-    causes.extend(qualified_name(
-        &term.topology_key,
-        &path.child("topologyKey"),
-    ));
+    causes.extend(qualified_name(&term.topology_key, &path.child("topologyKey")));
     causes
 }
 
 fn validate_node_selector(selector: &NodeSelector, path: &Path) -> Vec<Cause> {
     let terms_path = path.child("nodeSelectorTerms");
     if selector.node_selector_terms.is_empty() {
-        return vec![required(
-            &terms_path,
-            "must have at least one node selector term",
-        )];
+        return vec![required(&terms_path, "must have at least one node selector term")];
     }
     selector
         .node_selector_terms
@@ -172,11 +155,7 @@ fn validate_node_selector(selector: &NodeSelector, path: &Path) -> Vec<Cause> {
         .collect()
 }
 
-fn validate_node_selector_term(
-    term: &NodeSelectorTerm,
-    allow_invalid_values: bool,
-    path: &Path,
-) -> Vec<Cause> {
+fn validate_node_selector_term(term: &NodeSelectorTerm, allow_invalid_values: bool, path: &Path) -> Vec<Cause> {
     let mut causes = Vec::new();
     for (j, requirement) in term.match_expressions.iter().enumerate() {
         causes.extend(validate_node_selector_requirement(
@@ -235,10 +214,7 @@ fn validate_node_selector_requirement(
 }
 
 /// Node field selectors only know `metadata.name`, with exactly one value.
-fn validate_node_field_requirement(
-    requirement: &NodeSelectorRequirement,
-    path: &Path,
-) -> Vec<Cause> {
+fn validate_node_field_requirement(requirement: &NodeSelectorRequirement, path: &Path) -> Vec<Cause> {
     let mut causes = Vec::new();
     match requirement.operator.as_str() {
         "In" | "NotIn" if requirement.values.len() != 1 => causes.push(required(
@@ -255,11 +231,7 @@ fn validate_node_field_requirement(
     if requirement.key == "metadata.name" {
         for (i, value) in requirement.values.iter().enumerate() {
             for problem in names::name_is_dns_subdomain(value, false) {
-                causes.push(Cause::invalid(
-                    path.child("values").index(i),
-                    value,
-                    problem,
-                ));
+                causes.push(Cause::invalid(path.child("values").index(i), value, problem));
             }
         }
     } else {
@@ -291,10 +263,7 @@ pub(super) fn validate_label_selector(selector: Option<&LabelSelector>, path: &P
     causes
 }
 
-fn validate_label_selector_requirement(
-    requirement: &LabelSelectorRequirement,
-    path: &Path,
-) -> Vec<Cause> {
+fn validate_label_selector_requirement(requirement: &LabelSelectorRequirement, path: &Path) -> Vec<Cause> {
     let mut causes = Vec::new();
     match requirement.operator.as_str() {
         "In" | "NotIn" if requirement.values.is_empty() => {
@@ -303,12 +272,10 @@ fn validate_label_selector_requirement(
                 "must be specified when `operator` is 'In' or 'NotIn'",
             ));
         }
-        "Exists" | "DoesNotExist" if !requirement.values.is_empty() => {
-            causes.push(Cause::forbidden(
-                path.child("values"),
-                "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
-            ))
-        }
+        "Exists" | "DoesNotExist" if !requirement.values.is_empty() => causes.push(Cause::forbidden(
+            path.child("values"),
+            "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+        )),
         "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
         other => causes.push(Cause::invalid(
             path.child("operator"),
@@ -364,20 +331,12 @@ pub(crate) fn validate_tolerations(tolerations: &[Toleration], path: &Path) -> V
                     ));
                 }
             }
-            other => causes.push(Cause::not_supported(
-                idx.child("operator"),
-                other,
-                &["Equal", "Exists"],
-            )),
+            other => causes.push(Cause::not_supported(idx.child("operator"), other, &["Equal", "Exists"])),
         }
         if !toleration.effect.is_empty() {
             const EFFECTS: [&str; 3] = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
             if !EFFECTS.contains(&toleration.effect.as_str()) {
-                causes.push(Cause::not_supported(
-                    idx.child("effect"),
-                    &toleration.effect,
-                    &EFFECTS,
-                ));
+                causes.push(Cause::not_supported(idx.child("effect"), &toleration.effect, &EFFECTS));
             }
         }
     }
@@ -423,26 +382,18 @@ pub(super) fn validate_topology_spread_constraints(
             ));
         }
         let repeated = constraints[i + 1..].iter().any(|c| {
-            c.topology_key == constraint.topology_key
-                && c.when_unsatisfiable == constraint.when_unsatisfiable
+            c.topology_key == constraint.topology_key && c.when_unsatisfiable == constraint.when_unsatisfiable
         });
         if repeated {
             causes.push(Cause::duplicate(
                 idx.child("{topologyKey, whenUnsatisfiable}"),
-                format!(
-                    "{{{}, {}}}",
-                    constraint.topology_key, constraint.when_unsatisfiable
-                ),
+                format!("{{{}, {}}}", constraint.topology_key, constraint.when_unsatisfiable),
             ));
         }
         if let Some(min_domains) = constraint.min_domains {
             let p = idx.child("minDomains");
             if min_domains <= 0 {
-                causes.push(Cause::invalid_number(
-                    &p,
-                    min_domains,
-                    "must be greater than zero",
-                ));
+                causes.push(Cause::invalid_number(&p, min_domains, "must be greater than zero"));
             }
             if constraint.when_unsatisfiable != "DoNotSchedule" {
                 causes.push(Cause::invalid_number(
@@ -475,10 +426,7 @@ pub(super) fn validate_topology_spread_constraints(
     causes
 }
 
-fn validate_spread_match_label_keys(
-    constraint: &TopologySpreadConstraint,
-    path: &Path,
-) -> Vec<Cause> {
+fn validate_spread_match_label_keys(constraint: &TopologySpreadConstraint, path: &Path) -> Vec<Cause> {
     let mut causes = Vec::new();
     if constraint.match_label_keys.is_empty() {
         return causes;

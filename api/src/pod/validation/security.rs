@@ -44,10 +44,7 @@ pub(super) fn validate_pod_security_context(spec: &PodSpec, path: &Path) -> Vec<
         causes.extend(validate_id(group, &path.child("runAsGroup")));
     }
     for (i, gid) in context.supplemental_groups.iter().enumerate() {
-        causes.extend(validate_id(
-            *gid,
-            &path.child("supplementalGroups").index(i),
-        ));
+        causes.extend(validate_id(*gid, &path.child("supplementalGroups").index(i)));
     }
     causes.extend(validate_sysctls(spec, &path.child("sysctls")));
     if let Some(policy) = &context.fs_group_change_policy
@@ -86,10 +83,7 @@ fn is_valid_sysctl_name(name: &str) -> bool {
     let segment_ok = |s: &str| {
         let b = s.as_bytes();
         let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-        !b.is_empty()
-            && edge(b[0])
-            && edge(b[b.len() - 1])
-            && b.iter().all(|&c| edge(c) || c == b'-' || c == b'_')
+        !b.is_empty() && edge(b[0]) && edge(b[b.len() - 1]) && b.iter().all(|&c| edge(c) || c == b'-' || c == b'_')
     };
     name.len() <= 253 && name.split(['.', '/']).all(segment_ok)
 }
@@ -148,9 +142,7 @@ fn validate_seccomp(profile: Option<&SeccompProfile>, path: &Path) -> Vec<Cause>
             &path.child("type"),
             "type is required when seccompProfile is set",
         )),
-        t if !TYPES.contains(&t) => {
-            causes.push(Cause::not_supported(path.child("type"), t, &TYPES))
-        }
+        t if !TYPES.contains(&t) => causes.push(Cause::not_supported(path.child("type"), t, &TYPES)),
         _ => {}
     }
     match (&profile.localhost_profile, profile.r#type == "Localhost") {
@@ -180,10 +172,7 @@ fn validate_app_armor(profile: Option<&AppArmorProfile>, path: &Path) -> Vec<Cau
     let localhost_path = path.child("localhostProfile");
     match profile.r#type.as_str() {
         "Localhost" => match &profile.localhost_profile {
-            None => causes.push(required(
-                &localhost_path,
-                "must be set when AppArmor type is Localhost",
-            )),
+            None => causes.push(required(&localhost_path, "must be set when AppArmor type is Localhost")),
             Some(localhost) => {
                 if localhost.trim() != localhost {
                     causes.push(Cause::invalid(
@@ -192,10 +181,7 @@ fn validate_app_armor(profile: Option<&AppArmorProfile>, path: &Path) -> Vec<Cau
                         "must not be padded with whitespace",
                     ));
                 } else if localhost.is_empty() {
-                    causes.push(required(
-                        &localhost_path,
-                        "must be set when AppArmor type is Localhost",
-                    ));
+                    causes.push(required(&localhost_path, "must be set when AppArmor type is Localhost"));
                 }
                 if localhost.len() > 4095 {
                     causes.push(Cause::too_long(&localhost_path, 4095));
@@ -310,28 +296,16 @@ pub(super) fn validate_host_users(spec: &PodSpec, path: &Path) -> Vec<Cause> {
 
 /// Every container of the spec with its path, init containers first, as Kubernetes'
 /// `VisitContainersWithPath` walks them.
-fn containers_with_path<'a>(
-    spec: &'a PodSpec,
-    path: &Path,
-) -> Vec<(Option<&'a SecurityContext>, Path)> {
+fn containers_with_path<'a>(spec: &'a PodSpec, path: &Path) -> Vec<(Option<&'a SecurityContext>, Path)> {
     let mut all = Vec::new();
     for (i, c) in spec.init_containers.iter().enumerate() {
-        all.push((
-            c.security_context.as_ref(),
-            path.child("initContainers").index(i),
-        ));
+        all.push((c.security_context.as_ref(), path.child("initContainers").index(i)));
     }
     for (i, c) in spec.containers.iter().enumerate() {
-        all.push((
-            c.security_context.as_ref(),
-            path.child("containers").index(i),
-        ));
+        all.push((c.security_context.as_ref(), path.child("containers").index(i)));
     }
     for (i, c) in spec.ephemeral_containers.iter().enumerate() {
-        all.push((
-            c.security_context.as_ref(),
-            path.child("ephemeralContainers").index(i),
-        ));
+        all.push((c.security_context.as_ref(), path.child("ephemeralContainers").index(i)));
     }
     all
 }
@@ -366,9 +340,7 @@ fn validate_linux(spec: &PodSpec, path: &Path) -> Vec<Cause> {
     for (context, container_path) in containers_with_path(spec, path) {
         if context.is_some_and(|s| s.windows_options.is_some()) {
             causes.push(Cause::forbidden(
-                container_path
-                    .child("securityContext")
-                    .child("windowsOptions"),
+                container_path.child("securityContext").child("windowsOptions"),
                 MESSAGE,
             ));
         }
@@ -403,10 +375,7 @@ fn validate_windows(spec: &PodSpec, path: &Path) -> Vec<Cause> {
         for (set, field) in [
             (context.seccomp_profile.is_some(), "seccompProfile"),
             (context.fs_group.is_some(), "fsGroup"),
-            (
-                context.fs_group_change_policy.is_some(),
-                "fsGroupChangePolicy",
-            ),
+            (context.fs_group_change_policy.is_some(), "fsGroupChangePolicy"),
             (!context.sysctls.is_empty(), "sysctls"),
         ] {
             if set {
@@ -415,23 +384,14 @@ fn validate_windows(spec: &PodSpec, path: &Path) -> Vec<Cause> {
         }
     }
     if spec.share_process_namespace.is_some() {
-        causes.push(Cause::forbidden(
-            path.child("shareProcessNamespace"),
-            MESSAGE,
-        ));
+        causes.push(Cause::forbidden(path.child("shareProcessNamespace"), MESSAGE));
     }
     if let Some(context) = &spec.security_context {
         for (set, field) in [
             (context.run_as_user.is_some(), "runAsUser"),
             (context.run_as_group.is_some(), "runAsGroup"),
-            (
-                !context.supplemental_groups.is_empty(),
-                "supplementalGroups",
-            ),
-            (
-                context.supplemental_groups_policy.is_some(),
-                "supplementalGroupsPolicy",
-            ),
+            (!context.supplemental_groups.is_empty(), "supplementalGroups"),
+            (context.supplemental_groups_policy.is_some(), "supplementalGroupsPolicy"),
         ] {
             if set {
                 causes.push(Cause::forbidden(context_path.child(field), MESSAGE));
@@ -446,15 +406,9 @@ fn validate_windows(spec: &PodSpec, path: &Path) -> Vec<Cause> {
             (sc.se_linux_options.is_some(), "seLinuxOptions"),
             (sc.seccomp_profile.is_some(), "seccompProfile"),
             (sc.capabilities.is_some(), "capabilities"),
-            (
-                sc.read_only_root_filesystem.is_some(),
-                "readOnlyRootFilesystem",
-            ),
+            (sc.read_only_root_filesystem.is_some(), "readOnlyRootFilesystem"),
             (sc.privileged.is_some(), "privileged"),
-            (
-                sc.allow_privilege_escalation.is_some(),
-                "allowPrivilegeEscalation",
-            ),
+            (sc.allow_privilege_escalation.is_some(), "allowPrivilegeEscalation"),
             (sc.proc_mount.is_some(), "procMount"),
             (sc.run_as_user.is_some(), "runAsUser"),
             (sc.run_as_group.is_some(), "runAsGroup"),

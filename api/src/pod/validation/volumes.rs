@@ -4,14 +4,11 @@
 use std::collections::BTreeSet;
 
 use podium_proto::k8s::core::v1::{
-    CsiVolumeSource, DownwardApiVolumeFile, HostPathVolumeSource, KeyToPath, ProjectedVolumeSource,
-    Volume,
+    CsiVolumeSource, DownwardApiVolumeFile, HostPathVolumeSource, KeyToPath, ProjectedVolumeSource, Volume,
 };
 
 use super::containers::{Volumes, validate_pull_policy};
-use super::env::{
-    VOLUME_FIELD_PATHS, validate_object_field_selector, validate_resource_field_selector,
-};
+use super::env::{VOLUME_FIELD_PATHS, validate_object_field_selector, validate_resource_field_selector};
 use super::path::{Path, required};
 use super::{dns1123_label, validate_local_descending_path, validate_path_no_backsteps};
 use crate::error::Cause;
@@ -20,10 +17,7 @@ use crate::quantity::Quantity;
 const FILE_MODE_MESSAGE: &str = "must be a number between 0 and 0777 (octal), both inclusive";
 
 /// Returns the volumes that passed, by name (mounts may only name those), and the causes.
-pub(super) fn validate_volumes<'a>(
-    volumes: &'a [Volume],
-    path: &Path,
-) -> (Volumes<'a>, Vec<Cause>) {
+pub(super) fn validate_volumes<'a>(volumes: &'a [Volume], path: &Path) -> (Volumes<'a>, Vec<Cause>) {
     let mut causes = Vec::new();
     let mut valid = Volumes::new();
     let mut names = BTreeSet::new();
@@ -59,10 +53,7 @@ fn validate_volume_source(volume: &Volume, path: &Path) -> Vec<Cause> {
         }
         let field_path = path.child(field);
         if count > 0 {
-            causes.push(Cause::forbidden(
-                field_path,
-                "may not specify more than 1 volume type",
-            ));
+            causes.push(Cause::forbidden(field_path, "may not specify more than 1 volume type"));
             return None;
         }
         count += 1;
@@ -72,10 +63,7 @@ fn validate_volume_source(volume: &Volume, path: &Path) -> Vec<Cause> {
         source("emptyDir", volume.empty_dir.is_some(), &mut causes),
         &volume.empty_dir,
     ) {
-        let size_limit = empty_dir
-            .size_limit
-            .as_ref()
-            .filter(|l| !l.string.is_empty());
+        let size_limit = empty_dir.size_limit.as_ref().filter(|l| !l.string.is_empty());
         if size_limit.is_some_and(|l| Quantity::parse(&l.string).map_or(true, |q| q.sign() < 0)) {
             causes.push(Cause::forbidden(
                 p.child("sizeLimit"),
@@ -85,11 +73,7 @@ fn validate_volume_source(volume: &Volume, path: &Path) -> Vec<Cause> {
         // Kubernetes leaves the medium to the kubelet; Podium's agent only knows these, so an
         // unknown one is refused here rather than failing at mount time.
         let medium = empty_dir.medium.as_str();
-        if !(medium.is_empty()
-            || medium == "Memory"
-            || medium == "HugePages"
-            || medium.starts_with("HugePages-"))
-        {
+        if !(medium.is_empty() || medium == "Memory" || medium == "HugePages" || medium.starts_with("HugePages-")) {
             causes.push(Cause::not_supported(
                 p.child("medium"),
                 medium,
@@ -103,20 +87,14 @@ fn validate_volume_source(volume: &Volume, path: &Path) -> Vec<Cause> {
     ) {
         causes.extend(validate_host_path(host_path, &p));
     }
-    if let (Some(p), Some(secret)) = (
-        source("secret", volume.secret.is_some(), &mut causes),
-        &volume.secret,
-    ) {
+    if let (Some(p), Some(secret)) = (source("secret", volume.secret.is_some(), &mut causes), &volume.secret) {
         if secret.secret_name.is_empty() {
             causes.push(Cause::required(p.child("secretName")));
         }
         causes.extend(validate_mode(secret.default_mode, &p.child("defaultMode")));
         causes.extend(validate_items(&secret.items, &p.child("items")));
     }
-    if let (Some(p), Some(nfs)) = (
-        source("nfs", volume.nfs.is_some(), &mut causes),
-        &volume.nfs,
-    ) {
+    if let (Some(p), Some(nfs)) = (source("nfs", volume.nfs.is_some(), &mut causes), &volume.nfs) {
         if nfs.server.is_empty() {
             causes.push(Cause::required(p.child("server")));
         }
@@ -124,11 +102,7 @@ fn validate_volume_source(volume: &Volume, path: &Path) -> Vec<Cause> {
             causes.push(Cause::required(p.child("path")));
         }
         if !nfs.path.starts_with('/') {
-            causes.push(Cause::invalid(
-                p.child("path"),
-                &nfs.path,
-                "must be an absolute path",
-            ));
+            causes.push(Cause::invalid(p.child("path"), &nfs.path, "must be an absolute path"));
         }
     }
     if let (Some(p), Some(claim)) = (
@@ -146,10 +120,7 @@ fn validate_volume_source(volume: &Volume, path: &Path) -> Vec<Cause> {
         source("downwardAPI", volume.downward_api.is_some(), &mut causes),
         &volume.downward_api,
     ) {
-        causes.extend(validate_mode(
-            downward_api.default_mode,
-            &p.child("defaultMode"),
-        ));
+        causes.extend(validate_mode(downward_api.default_mode, &p.child("defaultMode")));
         for file in &downward_api.items {
             causes.extend(validate_downward_api_file(file, &p));
         }
@@ -161,10 +132,7 @@ fn validate_volume_source(volume: &Volume, path: &Path) -> Vec<Cause> {
         if config_map.name.is_empty() {
             causes.push(Cause::required(p.child("name")));
         }
-        causes.extend(validate_mode(
-            config_map.default_mode,
-            &p.child("defaultMode"),
-        ));
+        causes.extend(validate_mode(config_map.default_mode, &p.child("defaultMode")));
         causes.extend(validate_items(&config_map.items, &p.child("items")));
     }
     if let (Some(p), Some(projected)) = (
@@ -173,23 +141,14 @@ fn validate_volume_source(volume: &Volume, path: &Path) -> Vec<Cause> {
     ) {
         causes.extend(validate_projected(projected, &p));
     }
-    if let (Some(p), Some(csi)) = (
-        source("csi", volume.csi.is_some(), &mut causes),
-        &volume.csi,
-    ) {
+    if let (Some(p), Some(csi)) = (source("csi", volume.csi.is_some(), &mut causes), &volume.csi) {
         causes.extend(validate_csi(csi, &p));
     }
-    if let (Some(p), Some(image)) = (
-        source("image", volume.image.is_some(), &mut causes),
-        &volume.image,
-    ) {
+    if let (Some(p), Some(image)) = (source("image", volume.image.is_some(), &mut causes), &volume.image) {
         if image.reference.is_empty() {
             causes.push(Cause::required(p.child("reference")));
         }
-        causes.extend(validate_pull_policy(
-            &image.pull_policy,
-            &p.child("pullPolicy"),
-        ));
+        causes.extend(validate_pull_policy(&image.pull_policy, &p.child("pullPolicy")));
     }
     if count == 0 {
         causes.push(required(path, "must specify a volume type"));
@@ -213,10 +172,7 @@ fn validate_host_path(host_path: &HostPathVolumeSource, path: &Path) -> Vec<Caus
         causes.push(Cause::required(path.child("path")));
         return causes;
     }
-    causes.extend(validate_path_no_backsteps(
-        &host_path.path,
-        &path.child("path"),
-    ));
+    causes.extend(validate_path_no_backsteps(&host_path.path, &path.child("path")));
     if let Some(kind) = &host_path.r#type
         && !TYPES.contains(&kind.as_str())
     {
@@ -250,10 +206,7 @@ fn validate_key_to_path(item: &KeyToPath, path: &Path) -> Vec<Cause> {
     if item.path.is_empty() {
         causes.push(Cause::required(path.child("path")));
     }
-    causes.extend(validate_local_non_reserved_path(
-        &item.path,
-        &path.child("path"),
-    ));
+    causes.extend(validate_local_non_reserved_path(&item.path, &path.child("path")));
     causes.extend(validate_mode(item.mode, &path.child("mode")));
     causes
 }
@@ -274,10 +227,7 @@ fn validate_downward_api_file(file: &DownwardApiVolumeFile, path: &Path) -> Vec<
     if file.path.is_empty() {
         causes.push(Cause::required(path.child("path")));
     }
-    causes.extend(validate_local_non_reserved_path(
-        &file.path,
-        &path.child("path"),
-    ));
+    causes.extend(validate_local_non_reserved_path(&file.path, &path.child("path")));
     match (&file.field_ref, &file.resource_field_ref) {
         (Some(field_ref), resource_ref) => {
             causes.extend(validate_object_field_selector(
@@ -300,10 +250,7 @@ fn validate_downward_api_file(file: &DownwardApiVolumeFile, path: &Path) -> Vec<
                 &path.child("resourceFieldRef"),
             ));
         }
-        (None, None) => causes.push(required(
-            path,
-            "one of fieldRef and resourceFieldRef is required",
-        )),
+        (None, None) => causes.push(required(path, "one of fieldRef and resourceFieldRef is required")),
     }
     causes.extend(validate_mode(file.mode, &path.child("mode")));
     causes
@@ -316,14 +263,8 @@ fn validate_projected(projected: &ProjectedVolumeSource, path: &Path) -> Vec<Cau
         let source_path = path.child("sources").index(i);
         let mut count = 0;
         for (keys, field) in [
-            (
-                source.secret.as_ref().map(|s| (&s.name, &s.items)),
-                "secret",
-            ),
-            (
-                source.config_map.as_ref().map(|c| (&c.name, &c.items)),
-                "configMap",
-            ),
+            (source.secret.as_ref().map(|s| (&s.name, &s.items)), "secret"),
+            (source.config_map.as_ref().map(|c| (&c.name, &c.items)), "configMap"),
         ] {
             let Some((name, items)) = keys else { continue };
             count += 1;
@@ -344,11 +285,7 @@ fn validate_projected(projected: &ProjectedVolumeSource, path: &Path) -> Vec<Cau
             for file in &downward_api.items {
                 causes.extend(validate_downward_api_file(file, &p));
                 if !file.path.is_empty() && !all_paths.insert(file.path.clone()) {
-                    causes.push(Cause::invalid(
-                        path,
-                        &file.path,
-                        "conflicting duplicate paths",
-                    ));
+                    causes.push(Cause::invalid(path, &file.path, "conflicting duplicate paths"));
                 }
             }
         }
@@ -376,10 +313,7 @@ fn validate_projected(projected: &ProjectedVolumeSource, path: &Path) -> Vec<Cau
             if token.path.is_empty() {
                 causes.push(Cause::required(path.child("path")));
             } else {
-                causes.extend(validate_local_non_reserved_path(
-                    &token.path,
-                    &path.child("path"),
-                ));
+                causes.extend(validate_local_non_reserved_path(&token.path, &path.child("path")));
             }
         }
         if let Some(bundle) = &source.cluster_trust_bundle {
@@ -388,10 +322,7 @@ fn validate_projected(projected: &ProjectedVolumeSource, path: &Path) -> Vec<Cau
             if bundle.path.is_empty() {
                 causes.push(Cause::required(p.child("path")));
             } else {
-                causes.extend(validate_local_non_reserved_path(
-                    &bundle.path,
-                    &p.child("path"),
-                ));
+                causes.extend(validate_local_non_reserved_path(&bundle.path, &p.child("path")));
             }
         }
         if count > 1 {
@@ -418,16 +349,10 @@ fn validate_csi(csi: &CsiVolumeSource, path: &Path) -> Vec<Cause> {
     }
     if let Some(secret_ref) = &csi.node_publish_secret_ref {
         if secret_ref.name.is_empty() {
-            causes.push(Cause::required(
-                path.child("nodePublishSecretRef").child("name"),
-            ));
+            causes.push(Cause::required(path.child("nodePublishSecretRef").child("name")));
         } else {
             for problem in crate::names::name_is_dns_subdomain(&secret_ref.name, false) {
-                causes.push(Cause::invalid(
-                    path.child("name"),
-                    &secret_ref.name,
-                    problem,
-                ));
+                causes.push(Cause::invalid(path.child("name"), &secret_ref.name, problem));
             }
         }
     }

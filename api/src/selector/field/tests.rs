@@ -36,10 +36,7 @@ fn parses_and_prints_canonically() {
         (r"a=b\=c", r"a=b\=c"),
         (r"a=b\\c", r"a=b\\c"),
         ("a=!b", "a=!b"),
-        (
-            "spec.nodeName!=,metadata.name=foo",
-            "metadata.name=foo,spec.nodeName!=",
-        ),
+        ("spec.nodeName!=,metadata.name=foo", "metadata.name=foo,spec.nodeName!="),
     ];
     for (input, printed) in cases {
         let selector = FieldSelector::parse(input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
@@ -65,19 +62,13 @@ fn terms_are_split_like_kubernetes() {
 
 #[test]
 fn errors_match_kubernetes() {
-    assert_eq!(
-        parse_err("abc"),
-        "invalid selector: 'abc'; can't understand 'abc'"
-    );
+    assert_eq!(parse_err("abc"), "invalid selector: 'abc'; can't understand 'abc'");
     // Terms are checked in sorted order, so "abc" is reported before "x=1" is looked at.
     assert_eq!(
         parse_err("x=1,abc"),
         "invalid selector: 'x=1,abc'; can't understand 'abc'"
     );
-    assert_eq!(
-        parse_err("a=b,c"),
-        "invalid selector: 'a=b,c'; can't understand 'c'"
-    );
+    assert_eq!(parse_err("a=b,c"), "invalid selector: 'a=b,c'; can't understand 'c'");
     assert_eq!(
         parse_err("a=b=c"),
         "invalid field selector: unescaped character in value: 61"
@@ -101,10 +92,7 @@ fn escaping() {
     assert_eq!(escape_value(r"a,b=c\d!"), r"a\,b\=c\\d!");
     assert_eq!(unescape_value(r"a\,b\=c\\d!").unwrap(), r"a,b=c\d!");
     assert_eq!(unescape_value("plain").unwrap(), "plain");
-    assert_eq!(
-        unescape_value("a,b"),
-        Err(FieldSelectorError::UnescapedCharacter(','))
-    );
+    assert_eq!(unescape_value("a,b"), Err(FieldSelectorError::UnescapedCharacter(',')));
 }
 
 #[test]
@@ -141,10 +129,7 @@ fn matching() {
 fn checks_supported_fields() {
     let selector = FieldSelector::parse("metadata.name=a,spec.foo=b,spec.bar=c").unwrap();
     assert_eq!(
-        selector
-            .check_fields(&["metadata.name"])
-            .unwrap_err()
-            .to_string(),
+        selector.check_fields(&["metadata.name"]).unwrap_err().to_string(),
         "field label not supported: spec.bar"
     );
     assert!(
@@ -157,8 +142,7 @@ fn checks_supported_fields() {
 
 #[test]
 fn exact_match_value() {
-    let selector =
-        FieldSelector::parse("spec.nodeName!=a,spec.nodeName=b,metadata.name==c").unwrap();
+    let selector = FieldSelector::parse("spec.nodeName!=a,spec.nodeName=b,metadata.name==c").unwrap();
     assert_eq!(selector.exact_match_value("spec.nodeName"), Some("b"));
     assert_eq!(selector.exact_match_value("metadata.name"), Some("c"));
     assert_eq!(selector.exact_match_value("status.phase"), None);

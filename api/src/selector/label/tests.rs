@@ -8,10 +8,7 @@ use proptest::prelude::*;
 use super::*;
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn strings(values: &[&str]) -> Vec<String> {
@@ -39,10 +36,7 @@ fn parses_and_prints_canonically() {
         ("a in (b)", "a in (b)"),
         ("b=1,a=2", "a=2,b=1"),
         ("a=b,a!=c", "a=b,a!=c"),
-        (
-            "x in (foo,,baz),y,z notin ()",
-            "x in (,baz,foo),y,z notin ()",
-        ),
+        ("x in (foo,,baz),y,z notin ()", "x in (,baz,foo),y,z notin ()"),
         (" a = b , c in ( y , x ) , ! d ", "a=b,c in (x,y),!d"),
         ("\ta\n=\rb", "a=b"),
         ("in=notin", "in=notin"),
@@ -57,17 +51,10 @@ fn parses_and_prints_canonically() {
     for (input, printed) in cases {
         let selector = LabelSelector::parse(input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
         assert_eq!(selector.to_string(), printed, "{input:?}");
-        assert_eq!(
-            LabelSelector::parse(printed).unwrap(),
-            selector,
-            "{input:?}"
-        );
+        assert_eq!(LabelSelector::parse(printed).unwrap(), selector, "{input:?}");
     }
     assert!(LabelSelector::parse("").unwrap().is_empty());
-    assert_eq!(
-        "a=b".parse::<LabelSelector>().unwrap().requirements().len(),
-        1
-    );
+    assert_eq!("a=b".parse::<LabelSelector>().unwrap().requirements().len(), 1);
 }
 
 #[test]
@@ -90,14 +77,8 @@ fn syntax_errors_name_the_offending_token() {
         ("a=b=c", "found '=', expected: ',' or 'end of string'"),
         ("a=b,", "found '', expected: identifier after ','"),
         ("a=b,,c", "found ',', expected: identifier after ','"),
-        (
-            ",a",
-            "found ',', expected: !, identifier, or 'end of string'",
-        ),
-        (
-            "=a",
-            "found '=', expected: !, identifier, or 'end of string'",
-        ),
+        (",a", "found ',', expected: !, identifier, or 'end of string'"),
+        ("=a", "found '=', expected: !, identifier, or 'end of string'"),
         ("!a=b", "found '=', expected: ',' or 'end of string'"),
         ("a=b!", "found '!', expected: ',' or 'end of string'"),
         (
@@ -112,18 +93,9 @@ fn syntax_errors_name_the_offending_token() {
             "a\0b",
             "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt",
         ),
-        (
-            "a in b",
-            "unable to parse requirement: found 'b' expected: '('",
-        ),
-        (
-            "a in",
-            "unable to parse requirement: found '' expected: '('",
-        ),
-        (
-            "a in (b",
-            "unable to parse requirement: found '', expected: ',' or ')'",
-        ),
+        ("a in b", "unable to parse requirement: found 'b' expected: '('"),
+        ("a in", "unable to parse requirement: found '' expected: '('"),
+        ("a in (b", "unable to parse requirement: found '', expected: ',' or ')'"),
         (
             "a in (b c)",
             "unable to parse requirement: found 'c', expected: ',' or ')'",
@@ -136,18 +108,9 @@ fn syntax_errors_name_the_offending_token() {
             "a in (=)",
             "unable to parse requirement: found '=', expected: ',', ')' or identifier",
         ),
-        (
-            "a=(",
-            "unable to parse requirement: found '(', expected: identifier",
-        ),
-        (
-            "!",
-            "unable to parse requirement: found '', expected: identifier",
-        ),
-        (
-            "!!a",
-            "unable to parse requirement: found '!', expected: identifier",
-        ),
+        ("a=(", "unable to parse requirement: found '(', expected: identifier"),
+        ("!", "unable to parse requirement: found '', expected: identifier"),
+        ("!!a", "unable to parse requirement: found '!', expected: identifier"),
     ];
     for (input, message) in cases {
         assert_eq!(parse_err(input), message, "{input:?}");
@@ -162,9 +125,7 @@ fn validation_errors_match_kubernetes() {
     );
     assert_eq!(
         parse_err("a=-x"),
-        format!(
-            "unable to parse requirement: values[0][a]: Invalid value: \"-x\": {LABEL_VALUE_MSG}"
-        )
+        format!("unable to parse requirement: values[0][a]: Invalid value: \"-x\": {LABEL_VALUE_MSG}")
     );
     assert_eq!(
         parse_err("a>b"),
@@ -172,9 +133,7 @@ fn validation_errors_match_kubernetes() {
     );
     assert_eq!(
         parse_err("a>-1"),
-        format!(
-            "unable to parse requirement: values[0][a]: Invalid value: \"-1\": {LABEL_VALUE_MSG}"
-        )
+        format!("unable to parse requirement: values[0][a]: Invalid value: \"-1\": {LABEL_VALUE_MSG}")
     );
     assert_eq!(
         parse_err(&format!("a={}", "v".repeat(64))),
@@ -187,11 +146,7 @@ fn validation_errors_match_kubernetes() {
 
 #[test]
 fn requirement_validation() {
-    let err = |key: &str, op, values: &[&str]| {
-        Requirement::new(key, op, strings(values))
-            .unwrap_err()
-            .to_string()
-    };
+    let err = |key: &str, op, values: &[&str]| Requirement::new(key, op, strings(values)).unwrap_err().to_string();
     assert_eq!(
         err("a", Operator::In, &[]),
         "values: Invalid value: []: for 'in', 'notin' operators, values set can't be empty"
@@ -293,11 +248,7 @@ fn from_set_and_match() {
     let selector = LabelSelector::from_set(&labels(&[("tier", "web"), ("app", "x")])).unwrap();
     assert_eq!(selector.to_string(), "app=x,tier=web");
     assert!(LabelSelector::from_set(&labels(&[("a", "-")])).is_err());
-    assert!(
-        LabelSelector::from_set(&BTreeMap::new())
-            .unwrap()
-            .is_empty()
-    );
+    assert!(LabelSelector::from_set(&BTreeMap::new()).unwrap().is_empty());
 
     let tiers = strings(&["b", "a"]);
     let selector = LabelSelector::from_match(
@@ -326,10 +277,7 @@ fn from_set_and_match() {
         }],
     )
     .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "\"Gt\" is not a valid label selector operator"
-    );
+    assert_eq!(err.to_string(), "\"Gt\" is not a valid label selector operator");
     let err = LabelSelector::from_match(
         &BTreeMap::new(),
         &[MatchExpression {
@@ -358,10 +306,7 @@ fn operators_print_as_kubernetes_spells_them() {
     .iter()
     .map(Operator::to_string)
     .collect();
-    assert_eq!(
-        spelled,
-        ["=", "==", "!=", "in", "notin", "exists", "!", "gt", "lt"]
-    );
+    assert_eq!(spelled, ["=", "==", "!=", "in", "notin", "exists", "!", "gt", "lt"]);
 }
 
 #[test]

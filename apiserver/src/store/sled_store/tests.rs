@@ -18,26 +18,11 @@ async fn writes_take_consecutive_versions_and_survive_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = open(dir.path());
+        assert_eq!(store.mutate(vec!["pods/a/x".into()], put("1")).await.unwrap(), 1);
+        assert_eq!(store.mutate(vec!["pods/a/y".into()], put("2")).await.unwrap(), 2);
         assert_eq!(
             store
-                .mutate(vec!["pods/a/x".into()], put("1"))
-                .await
-                .unwrap(),
-            1
-        );
-        assert_eq!(
-            store
-                .mutate(vec!["pods/a/y".into()], put("2"))
-                .await
-                .unwrap(),
-            2
-        );
-        assert_eq!(
-            store
-                .mutate(
-                    vec!["pods/a/x".into()],
-                    Box::new(|_| Ok(vec![Some(Write::Delete)]))
-                )
+                .mutate(vec!["pods/a/x".into()], Box::new(|_| Ok(vec![Some(Write::Delete)])))
                 .await
                 .unwrap(),
             3
@@ -53,13 +38,7 @@ async fn writes_take_consecutive_versions_and_survive_reopen() {
             value: Bytes::from_static(b"2")
         }
     );
-    assert_eq!(
-        store
-            .mutate(vec!["pods/a/z".into()], put("3"))
-            .await
-            .unwrap(),
-        4
-    );
+    assert_eq!(store.mutate(vec!["pods/a/z".into()], put("3")).await.unwrap(), 4);
 }
 
 #[tokio::test]
@@ -95,10 +74,7 @@ async fn multi_key_commit_is_one_version() {
         .await
         .unwrap();
     let page = store.list("pods/a/", None, 0).unwrap();
-    assert_eq!(
-        page.items.iter().map(|(_, s)| s.rv).collect::<Vec<_>>(),
-        vec![rv, rv]
-    );
+    assert_eq!(page.items.iter().map(|(_, s)| s.rv).collect::<Vec<_>>(), vec![rv, rv]);
 }
 
 #[tokio::test]
@@ -106,15 +82,9 @@ async fn lists_page_by_key() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     for name in ["a", "b", "c", "d", "e"] {
-        store
-            .mutate(vec![format!("pods/ns/{name}")], put("v"))
-            .await
-            .unwrap();
+        store.mutate(vec![format!("pods/ns/{name}")], put("v")).await.unwrap();
     }
-    store
-        .mutate(vec!["pods/nt/z".into()], put("v"))
-        .await
-        .unwrap();
+    store.mutate(vec!["pods/nt/z".into()], put("v")).await.unwrap();
     let first = store.list("pods/ns/", None, 2).unwrap();
     assert_eq!(first.items.len(), 2);
     let next = first.next.unwrap();
@@ -128,19 +98,10 @@ async fn lists_page_by_key() {
 async fn watch_replays_history_then_follows_live_commits() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    store
-        .mutate(vec!["pods/a/x".into()], put("1"))
-        .await
-        .unwrap();
-    store
-        .mutate(vec!["nodes/n1".into()], put("n"))
-        .await
-        .unwrap();
+    store.mutate(vec!["pods/a/x".into()], put("1")).await.unwrap();
+    store.mutate(vec!["nodes/n1".into()], put("n")).await.unwrap();
     let mut watch = store.watch("pods/", 0).unwrap();
-    store
-        .mutate(vec!["pods/a/y".into()], put("2"))
-        .await
-        .unwrap();
+    store.mutate(vec!["pods/a/y".into()], put("2")).await.unwrap();
     let first = watch.next().await.unwrap().unwrap();
     assert_eq!((first.rv, first.changes[0].change), (1, ChangeType::Added));
     let second = watch.next().await.unwrap().unwrap();
@@ -156,17 +117,11 @@ async fn compacted_versions_are_refused() {
     };
     let store = SledStore::open(dir.path(), options).unwrap();
     for _ in 0..5 {
-        store
-            .mutate(vec!["pods/a/x".into()], put("1"))
-            .await
-            .unwrap();
+        store.mutate(vec!["pods/a/x".into()], put("1")).await.unwrap();
     }
     store.compact_now().unwrap();
     assert_eq!(store.oldest_rv(), 3);
-    assert!(matches!(
-        store.watch("pods/", 1),
-        Err(StoreError::Compacted { .. })
-    ));
+    assert!(matches!(store.watch("pods/", 1), Err(StoreError::Compacted { .. })));
     let mut watch = store.watch("pods/", 3).unwrap();
     assert_eq!(watch.next().await.unwrap().unwrap().rv, 4);
     // A watch holds the database open; both go before the reopen.
@@ -184,10 +139,7 @@ async fn concurrent_writers_share_flushes_and_all_land() {
     for i in 0..64 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            store
-                .mutate(vec![format!("pods/a/p{i}")], put("v"))
-                .await
-                .unwrap()
+            store.mutate(vec![format!("pods/a/p{i}")], put("v")).await.unwrap()
         }));
     }
     let mut rvs: Vec<Rv> = futures::future::join_all(tasks)
@@ -209,4 +161,25 @@ async fn closing_ends_watches() {
         .await
         .unwrap();
     assert!(matches!(end, Some(Err(StoreError::Closed)) | None));
+}
+
+#[tokio::test]
+async fn history_older_than_the_age_limit_is_compacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SledStoreOptions {
+        history_max_age: Duration::ZERO,
+        ..SledStoreOptions::default()
+    };
+    let store = SledStore::open(dir.path(), options).unwrap();
+    for _ in 0..3 {
+        store.mutate(vec!["pods/a/x".into()], put("1")).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    store.compact_now().unwrap();
+    assert_eq!(store.oldest_rv(), 3, "every commit older than the limit is dropped");
+    assert!(matches!(store.watch("pods/", 2), Err(StoreError::Compacted { .. })));
+    assert!(
+        store.watch("pods/", 3).is_ok(),
+        "watching from the newest version still works"
+    );
 }

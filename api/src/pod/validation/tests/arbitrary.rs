@@ -47,8 +47,7 @@ fn everything_pod() -> Value {
     });
     let mut ephemeral = container.clone();
     ephemeral["targetContainerName"] = json!("nope");
-    let selector =
-        json!({"matchLabels": {"": ""}, "matchExpressions": [{}, {"key": "k", "operator": "In"}]});
+    let selector = json!({"matchLabels": {"": ""}, "matchExpressions": [{}, {"key": "k", "operator": "In"}]});
     let term = json!({"labelSelector": selector, "namespaceSelector": selector, "namespaces": [""], "matchLabelKeys": ["", "k"], "mismatchLabelKeys": [""]});
     json!({
         "metadata": {"labels": {"k": "v"}},

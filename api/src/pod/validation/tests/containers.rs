@@ -55,9 +55,7 @@ fn containers() {
         case(
             "image whitespace",
             |p| app(p).image = " nginx".into(),
-            &[
-                "spec.containers[0].image: Invalid value: \" nginx\": must not have leading or trailing whitespace",
-            ],
+            &["spec.containers[0].image: Invalid value: \" nginx\": must not have leading or trailing whitespace"],
         ),
         case(
             "pull policy",
@@ -81,9 +79,7 @@ fn containers() {
         case(
             "restartPolicy on an app container",
             |p| app(p).restart_policy = Some("Always".into()),
-            &[
-                "spec.containers[0].restartPolicy: Forbidden: may not be set for non-init containers",
-            ],
+            &["spec.containers[0].restartPolicy: Forbidden: may not be set for non-init containers"],
         ),
         case(
             "init restartPolicy other than Always",
@@ -93,9 +89,7 @@ fn containers() {
                 c.restart_policy = Some("OnFailure".into());
                 spec(p).init_containers.push(c);
             },
-            &[
-                "spec.initContainers[0].restartPolicy: Unsupported value: \"OnFailure\": supported values: \"Always\"",
-            ],
+            &["spec.initContainers[0].restartPolicy: Unsupported value: \"OnFailure\": supported values: \"Always\""],
         ),
         case(
             "probes and hooks on a plain init container",
@@ -414,9 +408,7 @@ fn env() {
         case(
             "whole labels are for volumes only",
             |p| app(p).env = vec![env_from(field_ref("metadata.labels"))],
-            &[
-                "spec.containers[0].env[0].valueFrom.fieldRef.fieldPath: Unsupported value: \"metadata.labels\"",
-            ],
+            &["spec.containers[0].env[0].valueFrom.fieldRef.fieldPath: Unsupported value: \"metadata.labels\""],
         ),
         case(
             "unknown field",
@@ -604,10 +596,7 @@ fn resource_requirements() {
         ),
         case(
             "extended resources must not overcommit",
-            |p| {
-                app(p).resources =
-                    resources(&[("example.com/gpu", "2")], &[("example.com/gpu", "1")])
-            },
+            |p| app(p).resources = resources(&[("example.com/gpu", "2")], &[("example.com/gpu", "1")]),
             &[
                 "spec.containers[0].resources.requests: Invalid value: \"1\": must be equal to example.com/gpu limit of 2",
             ],
@@ -621,12 +610,7 @@ fn resource_requirements() {
         ),
         case(
             "extended resources are whole",
-            |p| {
-                app(p).resources = resources(
-                    &[("example.com/gpu", "500m")],
-                    &[("example.com/gpu", "500m")],
-                )
-            },
+            |p| app(p).resources = resources(&[("example.com/gpu", "500m")], &[("example.com/gpu", "500m")]),
             &[
                 "spec.containers[0].resources.limits[example.com/gpu]: Invalid value: \"500m\": must be an integer",
                 "spec.containers[0].resources.requests[example.com/gpu]: Invalid value: \"500m\": must be an integer",
@@ -634,18 +618,13 @@ fn resource_requirements() {
         ),
         case(
             "hugepages need cpu or memory",
-            |p| {
-                app(p).resources =
-                    resources(&[("hugepages-2Mi", "2Mi")], &[("hugepages-2Mi", "2Mi")])
-            },
+            |p| app(p).resources = resources(&[("hugepages-2Mi", "2Mi")], &[("hugepages-2Mi", "2Mi")]),
             &["spec.containers[0].resources: Forbidden: HugePages require cpu or memory"],
         ),
         case(
             "overhead",
             |p| spec(p).overhead = quantities(&[("cpu", "-1")]),
-            &[
-                "spec.overhead.limits[cpu]: Invalid value: \"-1\": must be greater than or equal to 0",
-            ],
+            &["spec.overhead.limits[cpu]: Invalid value: \"-1\": must be greater than or equal to 0"],
         ),
     ]);
 }
@@ -678,9 +657,7 @@ fn volume_mounts_and_devices() {
         case(
             "duplicate mount path",
             |p| app(p).volume_mounts.push(mount("data", "/data")),
-            &[
-                "spec.containers[0].volumeMounts[1].mountPath: Invalid value: \"/data\": must be unique",
-            ],
+            &["spec.containers[0].volumeMounts[1].mountPath: Invalid value: \"/data\": must be unique"],
         ),
         case(
             "subPath",
@@ -776,9 +753,7 @@ fn probes_and_hooks() {
                 });
                 app(p).liveness_probe = Some(probe);
             },
-            &[
-                "spec.containers[0].livenessProbe.httpGet: Forbidden: may not specify more than 1 handler type",
-            ],
+            &["spec.containers[0].livenessProbe.httpGet: Forbidden: may not specify more than 1 handler type"],
         ),
         case(
             "liveness success threshold",

@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 
 use podium_proto::k8s::core::v1::*;
-use podium_proto::k8s::meta::v1::{
-    IntOrString, LabelSelector, LabelSelectorRequirement, ObjectMeta, Quantity,
-};
+use podium_proto::k8s::meta::v1::{IntOrString, LabelSelector, LabelSelectorRequirement, ObjectMeta, Quantity};
 
 use super::*;
 use crate::pod::defaults::default_pod;
@@ -88,10 +86,7 @@ fn assert_causes(name: &str, causes: &[Cause], want: &[&str]) {
             ),
         }
     }
-    assert!(
-        messages.is_empty(),
-        "{name}: unexpected causes {messages:#?}"
-    );
+    assert!(messages.is_empty(), "{name}: unexpected causes {messages:#?}");
 }
 
 type Mutation = Box<dyn Fn(&mut Pod)>;
@@ -130,9 +125,7 @@ fn a_rich_valid_pod_is_valid() {
     s.priority_class_name = "high".into();
     s.preemption_policy = Some("Never".into());
     s.active_deadline_seconds = Some(600);
-    s.os = Some(PodOs {
-        name: "linux".into(),
-    });
+    s.os = Some(PodOs { name: "linux".into() });
     s.readiness_gates = vec![PodReadinessGate {
         condition_type: "example.com/ready".into(),
     }];

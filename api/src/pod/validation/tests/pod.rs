@@ -306,9 +306,7 @@ fn volumes() {
                     ..volume("csi")
                 })
             },
-            &[
-                "spec.volumes[1].csi.driver: Invalid value: \"Bad_Driver\": a lowercase RFC 1123 subdomain",
-            ],
+            &["spec.volumes[1].csi.driver: Invalid value: \"Bad_Driver\": a lowercase RFC 1123 subdomain"],
         ),
         case(
             "image volume",
@@ -370,12 +368,7 @@ fn pod_level_fields() {
             "dns config limits",
             |p| {
                 spec(p).dns_config = Some(PodDnsConfig {
-                    nameservers: vec![
-                        "1.1.1.1".into(),
-                        "1.0.0.1".into(),
-                        "8.8.8.8".into(),
-                        "dns".into(),
-                    ],
+                    nameservers: vec!["1.1.1.1".into(), "1.0.0.1".into(), "8.8.8.8".into(), "dns".into()],
                     searches: (0..33).map(|i| format!("s{i}.example.com")).collect(),
                     options: vec![PodDnsConfigOption::default()],
                 })
@@ -395,23 +388,17 @@ fn pod_level_fields() {
                     ..Default::default()
                 })
             },
-            &[
-                "spec.dnsConfig.searches[1]: Invalid value: \"Bad_Domain\": a lowercase RFC 1123 subdomain",
-            ],
+            &["spec.dnsConfig.searches[1]: Invalid value: \"Bad_Domain\": a lowercase RFC 1123 subdomain"],
         ),
         case(
             "negative grace period",
             |p| spec(p).termination_grace_period_seconds = Some(-1),
-            &[
-                "spec.terminationGracePeriodSeconds: Invalid value: -1: must be greater than or equal to 0",
-            ],
+            &["spec.terminationGracePeriodSeconds: Invalid value: -1: must be greater than or equal to 0"],
         ),
         case(
             "active deadline",
             |p| spec(p).active_deadline_seconds = Some(0),
-            &[
-                "spec.activeDeadlineSeconds: Invalid value: 0: must be between 1 and 2147483647, inclusive",
-            ],
+            &["spec.activeDeadlineSeconds: Invalid value: 0: must be between 1 and 2147483647, inclusive"],
         ),
         case(
             "node selector",
@@ -479,11 +466,7 @@ fn pod_level_fields() {
         ),
         case(
             "os",
-            |p| {
-                spec(p).os = Some(PodOs {
-                    name: "plan9".into(),
-                })
-            },
+            |p| spec(p).os = Some(PodOs { name: "plan9".into() }),
             &["spec.os: Unsupported value: \"plan9\": supported values: \"linux\", \"windows\""],
         ),
         case(
@@ -494,9 +477,7 @@ fn pod_level_fields() {
         case(
             "windows pods",
             |p| {
-                spec(p).os = Some(PodOs {
-                    name: "windows".into(),
-                });
+                spec(p).os = Some(PodOs { name: "windows".into() });
                 spec(p).security_context = Some(PodSecurityContext {
                     run_as_user: Some(1),
                     ..Default::default()
@@ -514,9 +495,7 @@ fn pod_level_fields() {
         case(
             "linux pods",
             |p| {
-                spec(p).os = Some(PodOs {
-                    name: "linux".into(),
-                });
+                spec(p).os = Some(PodOs { name: "linux".into() });
                 app(p).security_context = Some(SecurityContext {
                     windows_options: Some(WindowsSecurityContextOptions::default()),
                     ..Default::default()
@@ -548,20 +527,12 @@ fn pod_level_fields() {
                 spec(p).node_name = "n1".into();
                 spec(p).scheduling_gates = vec![PodSchedulingGate { name: "a".into() }];
             },
-            &[
-                "spec.nodeName: Forbidden: cannot be set until all schedulingGates have been cleared",
-            ],
+            &["spec.nodeName: Forbidden: cannot be set until all schedulingGates have been cleared"],
         ),
     ]);
 }
 
-fn toleration(
-    key: &str,
-    operator: &str,
-    value: &str,
-    effect: &str,
-    seconds: Option<i64>,
-) -> Toleration {
+fn toleration(key: &str, operator: &str, value: &str, effect: &str, seconds: Option<i64>) -> Toleration {
     Toleration {
         key: key.into(),
         operator: operator.into(),
@@ -695,19 +666,13 @@ fn affinity() {
             |p| {
                 spec(p).affinity = Some(Affinity {
                     node_affinity: Some(NodeAffinity {
-                        preferred_during_scheduling_ignored_during_execution: vec![
-                            PreferredSchedulingTerm {
-                                weight: 0,
-                                preference: Some(NodeSelectorTerm {
-                                    match_expressions: vec![requirement(
-                                        "e",
-                                        "In",
-                                        &["bad value!"],
-                                    )],
-                                    ..Default::default()
-                                }),
-                            },
-                        ],
+                        preferred_during_scheduling_ignored_during_execution: vec![PreferredSchedulingTerm {
+                            weight: 0,
+                            preference: Some(NodeSelectorTerm {
+                                match_expressions: vec![requirement("e", "In", &["bad value!"])],
+                                ..Default::default()
+                            }),
+                        }],
                         ..Default::default()
                     }),
                     ..Default::default()
@@ -750,12 +715,10 @@ fn affinity() {
             |p| {
                 spec(p).affinity = Some(Affinity {
                     pod_anti_affinity: Some(PodAntiAffinity {
-                        required_during_scheduling_ignored_during_execution: vec![
-                            PodAffinityTerm {
-                                match_label_keys: vec!["app".into()],
-                                ..Default::default()
-                            },
-                        ],
+                        required_during_scheduling_ignored_during_execution: vec![PodAffinityTerm {
+                            match_label_keys: vec!["app".into()],
+                            ..Default::default()
+                        }],
                         ..Default::default()
                     }),
                     ..Default::default()
@@ -795,10 +758,8 @@ fn topology_spread() {
         case(
             "duplicate constraint",
             |p| {
-                spec(p).topology_spread_constraints = vec![
-                    spread("zone", "DoNotSchedule", 1),
-                    spread("zone", "DoNotSchedule", 2),
-                ]
+                spec(p).topology_spread_constraints =
+                    vec![spread("zone", "DoNotSchedule", 1), spread("zone", "DoNotSchedule", 2)]
             },
             &[
                 "spec.topologySpreadConstraints[0].{topologyKey, whenUnsatisfiable}: Duplicate value: \"{zone, DoNotSchedule}\"",
