@@ -6,7 +6,7 @@ use podium_api::selector::{FieldSelector, LabelSelector};
 use podium_api::{ApiError, Resource};
 use podium_proto::k8s::meta::v1::ListMeta;
 
-use super::{Api, Kind, Result, decode, prefix, storage_error};
+use super::{Api, Kind, Result, prefix};
 use crate::store::Rv;
 
 /// The query of a list.
@@ -57,9 +57,6 @@ pub fn parse_resource_version(value: &str) -> Result<Option<Rv>> {
     }
 }
 
-/// How many store entries a selective list reads at a time.
-const SCAN_CHUNK: usize = 1024;
-
 impl Api {
     /// Lists a kind in a namespace (or all namespaces, with an empty one).
     pub async fn list<K: Kind>(&self, namespace: &str, options: &ListOptions) -> Result<K::List> {
@@ -75,11 +72,12 @@ impl Api {
 
     /// Every object of a kind in a namespace, unfiltered and unpaged.
     pub fn list_all<K: Kind>(&self, namespace: &str) -> Result<Vec<K>> {
-        let page = self
-            .store
-            .list(&prefix::<K>(namespace), None, 0)
-            .map_err(storage_error)?;
-        page.items.iter().map(|(_, stored)| decode::<K>(stored)).collect()
+        let mut items = Vec::new();
+        self.cache.kind::<K>().scan(&prefix::<K>(namespace), None, |_, obj| {
+            items.push(obj.clone());
+            true
+        });
+        Ok(items.into_iter().map(|obj| (*obj).clone()).collect())
     }
 
     /// Matching objects, the resourceVersion they are consistent with, and the key to
@@ -91,7 +89,7 @@ impl Api {
         options: &ListOptions,
     ) -> Result<(Vec<K>, Rv, Option<String>)> {
         let prefix = prefix::<K>(namespace);
-        let (mut start_after, token_rv) = if options.continue_token.is_empty() {
+        let (start_after, token_rv) = if options.continue_token.is_empty() {
             (None, None)
         } else {
             let (rv, key) = decode_continue(&options.continue_token)?;
@@ -106,46 +104,41 @@ impl Api {
         if let Some(min) = parse_resource_version(&options.resource_version)? {
             self.wait_for_rv(min).await?;
         }
+        // Read before the scan: the snapshot is at least this new, so a watch from it misses
+        // nothing (at worst it repeats a change the list already showed).
+        let rv = token_rv.unwrap_or_else(|| self.cache.rv());
         let limit = usize::try_from(options.limit.max(0)).unwrap_or(usize::MAX);
-        let mut items = Vec::new();
-        let mut rv = token_rv;
-        loop {
-            let chunk = if limit == 0 { 0 } else { SCAN_CHUNK.max(limit) };
-            let page = self
-                .store
-                .list(&prefix, start_after.as_deref(), chunk)
-                .map_err(storage_error)?;
-            rv.get_or_insert(page.rv);
-            let count = page.items.len();
-            for (i, (key, stored)) in page.items.iter().enumerate() {
-                let obj = decode::<K>(stored)?;
-                if !filter.matches(&obj) {
-                    continue;
+        let mut matched = Vec::new();
+        let mut next = None;
+        self.cache
+            .kind::<K>()
+            .scan(&prefix, start_after.as_deref(), |key, obj| {
+                if limit > 0 && matched.len() == limit {
+                    // One more match exists beyond the page only if something is left at all.
+                    next = Some(String::new());
+                    return false;
                 }
-                items.push(obj);
-                if limit > 0 && items.len() == limit {
-                    let more = i + 1 < count || page.next.is_some();
-                    return Ok((items, rv.unwrap_or(0), more.then(|| key.clone())));
+                if filter.matches(obj.as_ref()) {
+                    matched.push((key.to_owned(), obj.clone()));
                 }
-            }
-            match page.next {
-                Some(next) => start_after = Some(next),
-                None => return Ok((items, rv.unwrap_or(0), None)),
-            }
-        }
+                true
+            });
+        // The page continues after its last item.
+        let next = next.and_then(|_| matched.last().map(|(key, _)| key.clone()));
+        Ok((matched.into_iter().map(|(_, obj)| (*obj).clone()).collect(), rv, next))
     }
 
     /// Waits briefly for the store to reach a resourceVersion a client has seen.
     async fn wait_for_rv(&self, min: Rv) -> Result<()> {
         for _ in 0..30 {
-            if self.store.current_rv() >= min {
+            if self.cache.rv() >= min {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Err(ApiError::timeout(format!(
             "Too large resource version: {min}, current: {}",
-            self.store.current_rv()
+            self.cache.rv()
         )))
     }
 }

@@ -13,6 +13,7 @@
 
 mod admission;
 mod binding;
+mod cache;
 mod create;
 mod delete;
 mod list;
@@ -28,6 +29,7 @@ use podium_api::{ApiError, Resource};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{Rv, Store, StoreError, Stored};
+use cache::ObjectCache;
 
 pub use admission::Kind;
 pub use list::{ListOptions, parse_resource_version};
@@ -40,6 +42,8 @@ pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub struct Api {
     store: Arc<dyn Store>,
+    /// Every object, decoded, for reads; writes go to the store.
+    cache: Arc<ObjectCache>,
     /// Ends every watch stream, so a shutting-down server can drain.
     watches_end: CancellationToken,
     /// How often a watch that allows bookmarks gets one.
@@ -49,8 +53,10 @@ pub struct Api {
 impl Api {
     /// Wraps a store, creating the built-in namespaces and priority classes if missing.
     pub async fn new(store: Arc<dyn Store>) -> Result<Self> {
+        let cache = ObjectCache::follow(&store)?;
         let api = Api {
             store,
+            cache,
             watches_end: CancellationToken::new(),
             bookmark_interval: BOOKMARK_INTERVAL,
         };
@@ -86,8 +92,11 @@ impl Api {
 
     /// Reads one object, `None` when it does not exist.
     pub fn try_get<K: Kind>(&self, namespace: &str, name: &str) -> Result<Option<K>> {
-        let stored = self.store.get(&key::<K>(namespace, name)).map_err(storage_error)?;
-        stored.map(|s| decode::<K>(&s)).transpose()
+        Ok(self
+            .cache
+            .kind::<K>()
+            .get(&key::<K>(namespace, name))
+            .map(|obj| (*obj).clone()))
     }
 }
 

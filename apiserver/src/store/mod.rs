@@ -102,8 +102,17 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Sees every commit, in order, once it is durable and before any caller or watcher learns of
+/// it: what an observer keeps is never behind an acknowledged write.
+pub trait CommitObserver: Send + Sync + 'static {
+    fn observe(&self, commit: &Commit);
+}
+
 /// A durable, versioned key-value store with watches.
 pub trait Store: Send + Sync + 'static {
+    /// Registers an observer of every later commit.
+    fn add_observer(&self, observer: Arc<dyn CommitObserver>);
+
     /// The current value of a key.
     fn get(&self, key: &str) -> Result<Option<Stored>>;
 

@@ -19,7 +19,9 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::codec::{self, HISTORY_PREFIX, META_COMPACTED, META_RV};
-use super::{Change, ChangeType, Commit, ListPage, Mutation, Result, Rv, Store, StoreError, Stored, Write};
+use super::{
+    Change, ChangeType, Commit, CommitObserver, ListPage, Mutation, Result, Rv, Store, StoreError, Stored, Write,
+};
 
 /// How much history the store keeps for watches.
 #[derive(Debug, Clone)]
@@ -62,6 +64,7 @@ struct Inner {
     oldest: AtomicU64,
     /// Ends every watch when the store closes.
     closed: CancellationToken,
+    observers: parking_lot::RwLock<Vec<Arc<dyn CommitObserver>>>,
     options: SledStoreOptions,
 }
 
@@ -102,6 +105,7 @@ impl SledStore {
             events,
             oldest: AtomicU64::new(oldest),
             closed: CancellationToken::new(),
+            observers: parking_lot::RwLock::new(Vec::new()),
             options,
         });
         let flusher = {
@@ -162,6 +166,14 @@ impl Inner {
             while let Err(e) = self.db.flush() {
                 tracing::error!(error = %e, "flushing the store failed; retrying");
                 std::thread::sleep(Duration::from_millis(100));
+            }
+            {
+                let observers = self.observers.read();
+                for commit in &commits {
+                    for observer in observers.iter() {
+                        observer.observe(commit);
+                    }
+                }
             }
             // Durable first, then published: a watcher that reads the history up to the durable
             // resourceVersion and then listens cannot miss a commit between the two.
@@ -314,6 +326,10 @@ fn filter(commit: Arc<Commit>, prefix: &str) -> Option<Arc<Commit>> {
 }
 
 impl Store for SledStore {
+    fn add_observer(&self, observer: Arc<dyn CommitObserver>) {
+        self.inner.observers.write().push(observer);
+    }
+
     fn get(&self, key: &str) -> Result<Option<Stored>> {
         let raw = self.inner.db.get(codec::object_key(key))?;
         raw.map(|raw| codec::decode_object(key, &raw)).transpose()

@@ -1,0 +1,154 @@
+//! The object cache: every stored object, decoded once, in memory.
+//!
+//! Reads (get, list, the initial state of a watch, admission lookups) are served from here
+//! instead of decoding from sled on every request; selector lists over 100k pods then cost a
+//! scan of in-memory label maps. The store feeds the cache as a `CommitObserver`: each commit
+//! is applied once it is durable and before its writer is answered, so the cache never lags
+//! an acknowledged write. Writes still read the store itself inside their transaction.
+
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::RwLock;
+use podium_proto::k8s::coordination::v1::Lease;
+use podium_proto::k8s::core::v1::{Event, Namespace, Node, Pod};
+use podium_proto::k8s::scheduling::v1::PriorityClass;
+
+use super::{Kind, Result, decode, decode_bytes, prefix, storage_error};
+use crate::store::{Change, ChangeType, Commit, CommitObserver, Rv, Store};
+
+/// The cached objects of one kind, by store key.
+pub(crate) struct KindCache<K> {
+    objects: RwLock<BTreeMap<String, Arc<K>>>,
+}
+
+impl<K: Kind> KindCache<K> {
+    pub(crate) fn get(&self, key: &str) -> Option<Arc<K>> {
+        self.objects.read().get(key).cloned()
+    }
+
+    /// Calls `visit` for each object under `prefix` after `start_after`, in key order, until it
+    /// returns false. The read lock is held throughout: keep `visit` cheap.
+    pub(crate) fn scan(&self, prefix: &str, start_after: Option<&str>, mut visit: impl FnMut(&str, &Arc<K>) -> bool) {
+        let objects = self.objects.read();
+        let lower = match start_after {
+            Some(after) => Bound::Excluded(after),
+            None => Bound::Included(prefix),
+        };
+        for (key, obj) in objects.range::<str, _>((lower, Bound::Unbounded)) {
+            if !key.starts_with(prefix) || !visit(key, obj) {
+                break;
+            }
+        }
+    }
+}
+
+/// What the cache does with one kind's changes, whatever the kind.
+trait KindEntry: Send + Sync {
+    fn apply(&self, change: &Change, rv: Rv);
+    fn load(&self, store: &dyn Store) -> Result<usize>;
+    fn as_any(&self) -> &(dyn Any + Send + Sync);
+}
+
+impl<K: Kind> KindEntry for KindCache<K> {
+    fn apply(&self, change: &Change, rv: Rv) {
+        match change.change {
+            ChangeType::Deleted => {
+                self.objects.write().remove(&change.key);
+            }
+            ChangeType::Added | ChangeType::Modified => match decode_bytes::<K>(&change.value, rv) {
+                Ok(obj) => {
+                    self.objects.write().insert(change.key.clone(), Arc::new(obj));
+                }
+                Err(e) => tracing::error!(key = %change.key, error = %e, "undecodable object left out of the cache"),
+            },
+        }
+    }
+
+    fn load(&self, store: &dyn Store) -> Result<usize> {
+        let page = store.list(&prefix::<K>(""), None, 0).map_err(storage_error)?;
+        let mut objects = self.objects.write();
+        for (key, stored) in &page.items {
+            objects.insert(key.clone(), Arc::new(decode::<K>(stored)?));
+        }
+        Ok(page.items.len())
+    }
+
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
+    }
+}
+
+/// Every kind's cache, and the newest commit applied to them.
+pub(crate) struct ObjectCache {
+    rv: AtomicU64,
+    /// By resource plural, the first segment of a store key.
+    kinds: HashMap<&'static str, Box<dyn KindEntry>>,
+}
+
+impl ObjectCache {
+    fn new() -> Self {
+        let mut kinds: HashMap<&'static str, Box<dyn KindEntry>> = HashMap::new();
+        fn add<K: Kind>(kinds: &mut HashMap<&'static str, Box<dyn KindEntry>>) {
+            kinds.insert(
+                K::PLURAL,
+                Box::new(KindCache::<K> {
+                    objects: RwLock::default(),
+                }),
+            );
+        }
+        add::<Pod>(&mut kinds);
+        add::<Node>(&mut kinds);
+        add::<Namespace>(&mut kinds);
+        add::<Event>(&mut kinds);
+        add::<Lease>(&mut kinds);
+        add::<PriorityClass>(&mut kinds);
+        ObjectCache {
+            rv: AtomicU64::new(0),
+            kinds,
+        }
+    }
+
+    /// A cache filled from `store` and registered to follow it.
+    pub(crate) fn follow(store: &Arc<dyn Store>) -> Result<Arc<Self>> {
+        let cache = Arc::new(ObjectCache::new());
+        // Observe first, then load: a commit landing in between is applied twice, which is
+        // harmless, rather than not at all.
+        store.add_observer(cache.clone());
+        let rv = store.current_rv();
+        let mut loaded = 0;
+        for entry in cache.kinds.values() {
+            loaded += entry.load(store.as_ref())?;
+        }
+        cache.rv.fetch_max(rv, Ordering::AcqRel);
+        tracing::info!(objects = loaded, resource_version = rv, "object cache loaded");
+        Ok(cache)
+    }
+
+    /// The newest commit every cached kind reflects.
+    pub(crate) fn rv(&self) -> Rv {
+        self.rv.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn kind<K: Kind>(&self) -> &KindCache<K> {
+        self.kinds
+            .get(K::PLURAL)
+            .and_then(|entry| entry.as_any().downcast_ref::<KindCache<K>>())
+            .unwrap_or_else(|| unreachable!("every Kind has a cache ({})", K::PLURAL))
+    }
+}
+
+impl CommitObserver for ObjectCache {
+    fn observe(&self, commit: &Commit) {
+        for change in &commit.changes {
+            let plural = change.key.split('/').next().unwrap_or_default();
+            if let Some(entry) = self.kinds.get(plural) {
+                entry.apply(change, commit.rv);
+            }
+        }
+        self.rv.fetch_max(commit.rv, Ordering::AcqRel);
+    }
+}
