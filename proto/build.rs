@@ -15,6 +15,7 @@ const FILES: &[&str] = &[
     "k8s/core.proto",
     "k8s/coordination.proto",
     "k8s/scheduling.proto",
+    "k8s/runtime.proto",
     "podium/api.proto",
 ];
 
@@ -35,9 +36,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let required = pool
         .get_extension_by_name("podium.required")
         .ok_or("podium.required option is not defined")?;
-
-    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
-    std::fs::write(out_dir.join("descriptor.bin"), compiler.encode_file_descriptor_set())?;
 
     let mut builder = tonic_prost_build::configure()
         .btree_map(".")
@@ -65,6 +63,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let fds = compiler.file_descriptor_set();
     builder.compile_fds(fds)?;
+    // Reflection and schema checks need the imports (options, descriptor.proto) too.
+    compiler.include_imports(true);
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out_dir.join("descriptor.bin"), compiler.encode_file_descriptor_set())?;
     Ok(())
 }
 

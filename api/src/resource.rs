@@ -19,6 +19,8 @@ pub trait Resource:
     type List: prost::Message + Default + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static;
 
     const KIND: &'static str;
+    /// The full name of the kind's protobuf message, e.g. `k8s.core.v1.Pod`.
+    const PROTO_NAME: &'static str;
     const LIST_KIND: &'static str;
     /// The API group; empty for core/v1.
     const GROUP: &'static str;
@@ -89,7 +91,7 @@ pub trait Resource:
 
 macro_rules! resource {
     (
-        $kind:ident, $list:ident, group: $group:literal, version: $version:literal,
+        $kind:ident, $list:ident, proto: $proto:literal, group: $group:literal, version: $version:literal,
         plural: $plural:literal, singular: $singular:literal, short: [$($short:literal),*],
         namespaced: $namespaced:literal, status: $has_status:tt,
         fields: [$($field:literal => |$o:ident| $value:expr),* $(,)?]
@@ -97,6 +99,7 @@ macro_rules! resource {
         impl Resource for $kind {
             type List = $list;
             const KIND: &'static str = stringify!($kind);
+            const PROTO_NAME: &'static str = concat!($proto, ".", stringify!($kind));
             const LIST_KIND: &'static str = stringify!($list);
             const GROUP: &'static str = $group;
             const VERSION: &'static str = $version;
@@ -158,7 +161,7 @@ fn or_empty<T: ToString>(value: Option<T>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
-resource!(Pod, PodList, group: "", version: "v1", plural: "pods", singular: "pod", short: ["po"],
+resource!(Pod, PodList, proto: "k8s.core.v1", group: "", version: "v1", plural: "pods", singular: "pod", short: ["po"],
 namespaced: true, status: status,
 fields: [
     "spec.nodeName" => |p| or_empty(p.spec.as_ref().map(|s| &s.node_name)),
@@ -170,13 +173,13 @@ fields: [
     "status.podIP" => |p| or_empty(p.status.as_ref().map(|s| &s.pod_ip)),
     "status.nominatedNodeName" => |p| or_empty(p.status.as_ref().map(|s| &s.nominated_node_name)),
 ]);
-resource!(Node, NodeList, group: "", version: "v1", plural: "nodes", singular: "node", short: ["no"],
+resource!(Node, NodeList, proto: "k8s.core.v1", group: "", version: "v1", plural: "nodes", singular: "node", short: ["no"],
     namespaced: false, status: status,
     fields: ["spec.unschedulable" => |n| n.spec.as_ref().is_some_and(|s| s.unschedulable).to_string()]);
-resource!(Namespace, NamespaceList, group: "", version: "v1", plural: "namespaces", singular: "namespace", short: ["ns"],
+resource!(Namespace, NamespaceList, proto: "k8s.core.v1", group: "", version: "v1", plural: "namespaces", singular: "namespace", short: ["ns"],
     namespaced: false, status: status,
     fields: ["status.phase" => |n| or_empty(n.status.as_ref().map(|s| &s.phase))]);
-resource!(Event, EventList, group: "", version: "v1", plural: "events", singular: "event", short: ["ev"],
+resource!(Event, EventList, proto: "k8s.core.v1", group: "", version: "v1", plural: "events", singular: "event", short: ["ev"],
 namespaced: true, status: none,
 fields: [
     "involvedObject.kind" => |e| or_empty(e.involved_object.as_ref().map(|o| &o.kind)),
@@ -191,7 +194,7 @@ fields: [
     "source" => |e| or_empty(e.source.as_ref().map(|s| &s.component)),
     "type" => |e| e.r#type.clone(),
 ]);
-resource!(Lease, LeaseList, group: "coordination.k8s.io", version: "v1", plural: "leases", singular: "lease", short: [],
+resource!(Lease, LeaseList, proto: "k8s.coordination.v1", group: "coordination.k8s.io", version: "v1", plural: "leases", singular: "lease", short: [],
     namespaced: true, status: none, fields: []);
-resource!(PriorityClass, PriorityClassList, group: "scheduling.k8s.io", version: "v1", plural: "priorityclasses",
+resource!(PriorityClass, PriorityClassList, proto: "k8s.scheduling.v1", group: "scheduling.k8s.io", version: "v1", plural: "priorityclasses",
     singular: "priorityclass", short: ["pc"], namespaced: false, status: none, fields: []);

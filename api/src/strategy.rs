@@ -195,6 +195,16 @@ impl Strategy for Lease {
 pub const HIGHEST_USER_DEFINABLE_PRIORITY: i32 = 1_000_000_000;
 
 impl Strategy for PriorityClass {
+    fn default_on_create(&mut self) {
+        // Kubernetes defaults the policy; clients (kubectl describe) dereference it.
+        self.preemption_policy
+            .get_or_insert_with(|| "PreemptLowerPriority".into());
+    }
+
+    fn default_on_update(&mut self) {
+        self.default_on_create();
+    }
+
     fn validate(&self) -> Vec<Cause> {
         let mut causes = Vec::new();
         let system = self.name().starts_with("system-");

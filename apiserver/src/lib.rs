@@ -1,4 +1,5 @@
-//! Podium's apiserver: the durable object store and the Kubernetes API over it.
+//! Podium's apiserver: the durable object store and the Kubernetes API over it, served over
+//! gRPC and Kubernetes' REST API on one port.
 //!
 //! Start reading at `server` (how the pieces are wired and served), then `registry` (the API
 //! semantics every face shares), then `store` (durability, resourceVersions, watches).
@@ -8,10 +9,14 @@
 //! - `registry`: `Api`, Kubernetes semantics over a store (create, update, delete, list, watch,
 //!   binding, namespaces).
 //! - `grpc`: the tonic services, one per kind, over `Api`.
+//! - `rest`: Kubernetes' HTTP API (kubectl, the Python client) over the same `Api`.
+//! - `kubeconfig`: a kubeconfig pointing kubectl at the server.
 //! - `server`: configuration, the listener serving gRPC, and graceful shutdown.
 
 pub mod grpc;
+pub mod kubeconfig;
 pub mod registry;
+pub mod rest;
 pub mod server;
 pub mod store;
 

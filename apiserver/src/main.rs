@@ -11,11 +11,11 @@ use podium_apiserver::{Config, start};
 use tokio_util::sync::CancellationToken;
 
 /// Podium's apiserver: stores pods, nodes, namespaces, events, leases and priority classes,
-/// and serves the Kubernetes API over gRPC.
+/// and serves the Kubernetes API over gRPC and Kubernetes' REST API on one port.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// Address to listen on (gRPC and, later, REST share it).
+    /// Address to listen on (gRPC and REST share it).
     #[arg(long, env = "PODIUM_LISTEN", default_value = "127.0.0.1:6443")]
     listen: SocketAddr,
     /// Directory of the durable store; created if missing.
@@ -24,6 +24,9 @@ struct Args {
     /// Most store commits kept for resuming watches.
     #[arg(long, env = "PODIUM_HISTORY_MAX_COMMITS", default_value_t = 200_000)]
     history_max_commits: u64,
+    /// Write a kubeconfig for this server to this path once it listens.
+    #[arg(long, env = "PODIUM_WRITE_KUBECONFIG")]
+    write_kubeconfig: Option<PathBuf>,
     /// Oldest store commit kept for resuming watches, in seconds.
     #[arg(long, env = "PODIUM_HISTORY_MAX_AGE_SECONDS", default_value_t = 300)]
     history_max_age_seconds: u64,
@@ -50,9 +53,15 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(
         address = %server.local_addr,
         data_dir = %args.data_dir.display(),
-        "apiserver listening (gRPC) on {}",
+        "apiserver listening on {} (gRPC and Kubernetes REST)",
         server.local_addr
     );
+    if let Some(path) = &args.write_kubeconfig {
+        let url = format!("http://{}", server.local_addr);
+        podium_apiserver::kubeconfig::write_kubeconfig(path, &url)
+            .with_context(|| format!("writing the kubeconfig to {}", path.display()))?;
+        tracing::info!(path = %path.display(), "kubeconfig written; use: kubectl --kubeconfig {}", path.display());
+    }
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutting down");

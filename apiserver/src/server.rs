@@ -91,7 +91,10 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
             source,
         })?;
     let local_addr = listener.local_addr()?;
-    let router = crate::grpc::routes(api.clone()).into_axum_router();
+    let router = crate::grpc::routes(api.clone())
+        .into_axum_router()
+        .fallback(crate::rest::fallback)
+        .merge(crate::rest::routes(api.clone()));
     tokio::spawn(run_namespace_finalizer(api.clone(), shutdown.clone()));
     let task = {
         let api = api.clone();

@@ -9,6 +9,7 @@
 //! - `k8s::meta::v1`: ObjectMeta, ListMeta, Status, LabelSelector and the value types.
 //! - `k8s::core::v1`: Pod, Node, Namespace, Event, Binding and their lists.
 //! - `k8s::coordination::v1`: Lease. `k8s::scheduling::v1`: PriorityClass.
+//! - `k8s::runtime`: the protobuf envelope (`Unknown`) some kubectl commands send.
 //! - `api::v1`: the gRPC services and their request messages.
 
 pub mod json;
@@ -37,6 +38,9 @@ pub mod k8s {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/k8s.scheduling.v1.rs"));
         }
+    }
+    pub mod runtime {
+        include!(concat!(env!("OUT_DIR"), "/k8s.runtime.rs"));
     }
 }
 

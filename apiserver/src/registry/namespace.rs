@@ -13,7 +13,7 @@ use podium_proto::k8s::meta::v1::{DeleteOptions, ObjectMeta};
 use podium_proto::k8s::scheduling::v1::PriorityClass;
 use tokio_util::sync::CancellationToken;
 
-use super::update::{Next, settle};
+use super::update::{into_object, settle};
 use super::{Api, Kind, Result};
 
 /// The namespaces every cluster has from its first start.
@@ -106,20 +106,31 @@ async fn finalize(api: &Api, namespace: &str) -> Result<()> {
     if remaining > 0 {
         return Ok(());
     }
-    api.modify::<Namespace, _>("", namespace, |old| {
-        let old = old.ok_or_else(|| ApiError::not_found("namespaces", ""))?;
-        let mut ns = old.clone();
-        if let Some(spec) = ns.spec.as_mut() {
-            spec.finalizers.retain(|f| f != "kubernetes");
-        }
-        Ok(match settle(ns, old) {
-            Next::Put(ns) if ns.metadata.as_ref().is_some_and(|m| m.finalizers.is_empty()) => Next::Delete(ns),
-            next => next,
-        })
-    })
-    .await?;
+    let Some(ns) = api.try_get::<Namespace>("", namespace)? else {
+        return Ok(());
+    };
+    let mut finalizers = ns.spec.map(|s| s.finalizers).unwrap_or_default();
+    finalizers.retain(|f| f != "kubernetes");
+    api.finalize_namespace(namespace, finalizers).await?;
     tracing::info!(namespace, "namespace deleted");
     Ok(())
+}
+
+impl Api {
+    /// Replaces a namespace's spec.finalizers (the namespaces/finalize subresource); a
+    /// terminating namespace left with no finalizers is removed.
+    pub async fn finalize_namespace(&self, name: &str, finalizers: Vec<String>) -> Result<Namespace> {
+        let owned = name.to_owned();
+        let next = self
+            .modify::<Namespace, _>("", name, move |old| {
+                let old = old.ok_or_else(|| ApiError::not_found("namespaces", &owned))?;
+                let mut ns = old.clone();
+                ns.spec.get_or_insert_with(Default::default).finalizers = finalizers;
+                Ok(settle(ns, old))
+            })
+            .await?;
+        Ok(into_object(next))
+    }
 }
 
 /// Deletes every object of a kind in a namespace; returns how many are still there.
