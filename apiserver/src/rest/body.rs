@@ -181,3 +181,107 @@ fn decode_protobuf<K: Resource>(body: &[u8]) -> Result<Decoded<K>, ApiError> {
 pub fn warning_header(text: &str) -> String {
     format!("299 - {:?}", text)
 }
+
+#[cfg(test)]
+mod tests {
+    use podium_proto::k8s::core::v1::Pod;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn headers(content_type: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, content_type.parse().unwrap());
+        headers
+    }
+
+    const MEDIA: [&str; 3] = [
+        "application/json",
+        "application/vnd.kubernetes.protobuf",
+        "application/json; charset=utf-8",
+    ];
+
+    proptest! {
+        /// Any bytes, as any accepted media type and validation mode: a Pod or a 4xx.
+        #[test]
+        fn arbitrary_bodies_decode_or_fail_with_a_4xx(
+            body in proptest::collection::vec(any::<u8>(), 0..512),
+            media in 0..MEDIA.len(),
+            mode in prop::sample::select(vec!["", "Strict", "Warn", "Ignore", "bogus"]),
+        ) {
+            let query = Query::parse(Some(&format!("fieldValidation={mode}")));
+            if let Err(e) = decode_object::<Pod>(&headers(MEDIA[media]), &query, &body) {
+                prop_assert!((400..500).contains(&e.code()));
+            }
+        }
+
+        /// Pod-shaped JSON with arbitrary values in arbitrary places: a Pod or a 4xx.
+        #[test]
+        fn arbitrary_pod_json_decodes_or_fails_with_a_4xx(
+            key in "[a-zA-Z]{1,12}",
+            value in prop_oneof![
+                Just(json_value("null")), Just(json_value("[]")), Just(json_value("{}")), Just(json_value("-1")),
+                Just(json_value("\"x\"")), Just(json_value("1e400")), Just(json_value("true")),
+            ],
+            place in 0..4usize,
+        ) {
+            let mut pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                "spec": {"containers": [{"name": "a", "image": "b"}]}});
+            let target = match place {
+                0 => &mut pod,
+                1 => &mut pod["metadata"],
+                2 => &mut pod["spec"],
+                _ => &mut pod["spec"]["containers"][0],
+            };
+            target[key.as_str()] = value;
+            let body = serde_json::to_vec(&pod).unwrap();
+            for mode in ["Strict", "Warn"] {
+                let query = Query::parse(Some(&format!("fieldValidation={mode}")));
+                if let Err(e) = decode_object::<Pod>(&headers("application/json"), &query, &body) {
+                    prop_assert!((400..500).contains(&e.code()));
+                }
+            }
+        }
+    }
+
+    fn json_value(text: &str) -> Value {
+        serde_json::from_str(text).unwrap_or(Value::Null)
+    }
+
+    #[test]
+    fn protobuf_envelopes_decode() {
+        use podium_proto::k8s::core::v1::Namespace;
+        use podium_proto::k8s::meta::v1::ObjectMeta;
+        use podium_proto::k8s::runtime::TypeMeta;
+
+        let namespace = Namespace {
+            metadata: Some(ObjectMeta {
+                name: "team".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let unknown = Unknown {
+            type_meta: Some(TypeMeta {
+                api_version: "v1".into(),
+                kind: "Namespace".into(),
+            }),
+            raw: namespace.encode_to_vec(),
+            ..Default::default()
+        };
+        let body = [PROTOBUF_MAGIC, &unknown.encode_to_vec()].concat();
+        let decoded = decode_object::<Namespace>(
+            &headers("application/vnd.kubernetes.protobuf"),
+            &Query::default(),
+            &body,
+        )
+        .unwrap();
+        assert_eq!(decoded.object.metadata.unwrap().name, "team");
+        let wrong = decode_object::<Pod>(
+            &headers("application/vnd.kubernetes.protobuf"),
+            &Query::default(),
+            &body,
+        );
+        assert_eq!(wrong.unwrap_err().code(), 400);
+    }
+}
