@@ -1,0 +1,66 @@
+//! The `scheduler` binary: flags, logging and signals around `podium_scheduler::run`.
+
+use anyhow::Context;
+use clap::Parser;
+use podium_scheduler::{Config, run};
+use tokio_util::sync::CancellationToken;
+
+/// Podium's scheduler: binds pending pods to nodes with Kubernetes' scheduling framework.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The apiserver's URL.
+    #[arg(long, env = "PODIUM_APISERVER", default_value = "http://127.0.0.1:6443")]
+    apiserver: String,
+    /// Schedule only pods whose spec.schedulerName is this.
+    #[arg(long, env = "PODIUM_SCHEDULER_NAME", default_value = "default-scheduler")]
+    scheduler_name: String,
+    /// Run only while holding the leader Lease, so several schedulers can stand by.
+    #[arg(long, env = "PODIUM_LEADER_ELECT")]
+    leader_elect: bool,
+    /// The namespace of the leader Lease.
+    #[arg(long, env = "PODIUM_LEASE_NAMESPACE", default_value = "kube-system")]
+    lease_namespace: String,
+    /// The name of the leader Lease.
+    #[arg(long, env = "PODIUM_LEASE_NAME", default_value = "kube-scheduler")]
+    lease_name: String,
+    /// This scheduler's identity in the Lease (default: a fresh unique name).
+    #[arg(long, env = "PODIUM_IDENTITY")]
+    identity: Option<String>,
+    /// Share of nodes to examine per pod in big clusters (0 = Kubernetes' adaptive default).
+    #[arg(long, env = "PODIUM_PERCENTAGE_OF_NODES_TO_SCORE", default_value_t = 0)]
+    percentage_of_nodes_to_score: u32,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let args = Args::parse();
+    let mut config = Config::new(&args.apiserver);
+    config.scheduler_name = args.scheduler_name;
+    config.leader_elect = args.leader_elect;
+    config.lease_namespace = args.lease_namespace;
+    config.lease_name = args.lease_name;
+    if let Some(identity) = args.identity {
+        config.identity = identity;
+    }
+    config.percentage_of_nodes_to_score = args.percentage_of_nodes_to_score;
+    tracing::info!(apiserver = %config.apiserver, identity = %config.identity, "scheduler starting");
+    let shutdown = CancellationToken::new();
+    {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            }
+            tracing::info!("shutting down");
+            shutdown.cancel();
+        });
+    }
+    run(config, shutdown).await.context("scheduler stopped")?;
+    Ok(())
+}
