@@ -375,3 +375,137 @@ async fn a_standby_scheduler_takes_over_when_the_leader_stops() {
     second.cancel();
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failures_are_one_event_with_a_count() {
+    let cluster = Cluster::start().await;
+    cluster.add_node("tiny", "1", &[], vec![]).await;
+    let stop = cluster.scheduler(|_| {});
+    cluster.create(pod("too-big", "8")).await;
+    // Each node change retries the pod, and each failure repeats the same event.
+    for i in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        cluster.add_node(&format!("tiny-{i}"), "1", &[], vec![]).await;
+    }
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        events = cluster.events("FailedScheduling").await;
+        if events.iter().any(|e| e.count > 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(events.iter().any(|e| e.count > 1), "{events:?}");
+    let distinct: std::collections::BTreeSet<&str> = events.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(distinct.len(), events.len(), "one Event per distinct message");
+    stop.cancel();
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anti_affinity_spreads_replicas_over_nodes() {
+    use podium_proto::k8s::core::v1::{Affinity, PodAffinityTerm, PodAntiAffinity};
+    use podium_proto::k8s::meta::v1::LabelSelector;
+
+    let cluster = Cluster::start().await;
+    for name in ["n1", "n2", "n3"] {
+        cluster
+            .add_node(name, "4", &[("kubernetes.io/hostname", name)], vec![])
+            .await;
+    }
+    let stop = cluster.scheduler(|_| {});
+    let replica = |name: &str| {
+        let mut p = pod(name, "100m");
+        p.metadata.as_mut().unwrap().labels = [("app".to_owned(), "web".to_owned())].into();
+        p.spec.as_mut().unwrap().affinity = Some(Affinity {
+            pod_anti_affinity: Some(PodAntiAffinity {
+                required_during_scheduling_ignored_during_execution: vec![PodAffinityTerm {
+                    label_selector: Some(LabelSelector {
+                        match_labels: [("app".to_owned(), "web".to_owned())].into(),
+                        ..Default::default()
+                    }),
+                    topology_key: "kubernetes.io/hostname".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        p
+    };
+    let mut nodes = Vec::new();
+    for name in ["web-1", "web-2", "web-3"] {
+        cluster.create(replica(name)).await;
+        nodes.push(cluster.node_of(name).await);
+    }
+    nodes.sort();
+    assert_eq!(nodes, ["n1", "n2", "n3"]);
+    cluster.create(replica("web-4")).await;
+    let pending = cluster
+        .wait_for("web-4", "reported unschedulable", |p| {
+            unschedulable_message(p).is_some()
+        })
+        .await;
+    assert_eq!(
+        unschedulable_message(&pending).unwrap(),
+        "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules."
+    );
+    stop.cancel();
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduling_carries_on_across_an_apiserver_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let start_server = || async {
+        let stop = CancellationToken::new();
+        let server = start(ServerConfig::new(addr, dir.path().to_owned()), stop.clone())
+            .await
+            .unwrap();
+        (server, stop)
+    };
+    let (server, server_stop) = start_server().await;
+    let url = format!("http://{addr}");
+    let client = Client::new(&url).unwrap();
+    let cluster = Cluster {
+        _dir: tempfile::tempdir().unwrap(),
+        server,
+        server_stop,
+        client,
+        url,
+    };
+    cluster.add_node("n1", "4", &[], vec![]).await;
+    let stop = cluster.scheduler(|_| {});
+    cluster.create(pod("before", "100m")).await;
+    assert_eq!(cluster.node_of("before").await, "n1");
+    let Cluster {
+        server,
+        server_stop,
+        client,
+        url,
+        _dir,
+    } = cluster;
+    server_stop.cancel();
+    server.wait().await.unwrap();
+
+    let (server, server_stop) = start_server().await;
+    let cluster = Cluster {
+        _dir,
+        server,
+        server_stop,
+        client,
+        url,
+    };
+    cluster.create(pod("after", "100m")).await;
+    assert_eq!(
+        cluster.node_of("after").await,
+        "n1",
+        "the scheduler reconnected and carried on"
+    );
+    stop.cancel();
+    cluster.stop().await;
+}
