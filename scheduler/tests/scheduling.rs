@@ -383,9 +383,16 @@ async fn repeated_failures_are_one_event_with_a_count() {
     let stop = cluster.scheduler(|_| {});
     cluster.create(pod("too-big", "8")).await;
     // Each node change retries the pod, and each failure repeats the same event.
+    let nodes = cluster.client.resource::<Node>("");
     for i in 0..3 {
         tokio::time::sleep(Duration::from_millis(1200)).await;
-        cluster.add_node(&format!("tiny-{i}"), "1", &[], vec![]).await;
+        let mut node = nodes.get("tiny").await.unwrap();
+        node.metadata
+            .as_mut()
+            .unwrap()
+            .labels
+            .insert("touched".into(), i.to_string());
+        nodes.update(node).await.unwrap();
     }
     let mut events = Vec::new();
     for _ in 0..100 {
