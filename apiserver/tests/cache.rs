@@ -83,3 +83,44 @@ async fn lists_agree_with_the_store_after_concurrent_writes_and_a_restart() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_label_index_follows_label_changes_and_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let pods = s.client.resource::<Pod>("default");
+    let names = |list: podium_proto::k8s::core::v1::PodList| -> Vec<String> {
+        list.items.into_iter().map(|p| p.metadata.unwrap().name).collect()
+    };
+    let select = |selector: &str| ListParams {
+        label_selector: selector.into(),
+        ..Default::default()
+    };
+    let created = pods.create(labelled("p", &[("app", "web")])).await.unwrap();
+    pods.create(labelled("q", &[("app", "web"), ("tier", "x")]))
+        .await
+        .unwrap();
+    assert_eq!(names(pods.list(&select("app=web")).await.unwrap()), ["p", "q"]);
+    assert_eq!(names(pods.list(&select("app=web,tier=x")).await.unwrap()), ["q"]);
+    let mut moved = created.clone();
+    moved
+        .metadata
+        .as_mut()
+        .unwrap()
+        .labels
+        .insert("app".into(), "db".into());
+    pods.update(moved).await.unwrap();
+    assert_eq!(names(pods.list(&select("app=web")).await.unwrap()), ["q"]);
+    assert_eq!(names(pods.list(&select("app in (db)")).await.unwrap()), ["p"]);
+    pods.delete("q", Default::default()).await.unwrap();
+    assert!(names(pods.list(&select("app=web")).await.unwrap()).is_empty());
+    let page = pods
+        .list(&ListParams {
+            limit: 1,
+            ..select("app=db")
+        })
+        .await
+        .unwrap();
+    assert_eq!(names(page), ["p"]);
+    s.stop().await;
+}

@@ -7,7 +7,7 @@
 //! an acknowledged write. Writes still read the store itself inside their transaction.
 
 use std::any::Any;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,27 +20,91 @@ use podium_proto::k8s::scheduling::v1::PriorityClass;
 use super::{Kind, Result, decode, decode_bytes, prefix, storage_error};
 use crate::store::{Change, ChangeType, Commit, CommitObserver, Rv, Store};
 
-/// The cached objects of one kind, by store key.
+/// The cached objects of one kind, by store key, with an index of their labels.
 pub(crate) struct KindCache<K> {
-    objects: RwLock<BTreeMap<String, Arc<K>>>,
+    objects: RwLock<Objects<K>>,
+}
+
+struct Objects<K> {
+    by_key: BTreeMap<String, Arc<K>>,
+    /// (label key, label value) → the store keys of the objects carrying it, so a selector
+    /// such as `app=web` reads only the objects it can match.
+    by_label: HashMap<(String, String), BTreeSet<String>>,
+}
+
+impl<K> Default for Objects<K> {
+    fn default() -> Self {
+        Objects {
+            by_key: BTreeMap::new(),
+            by_label: HashMap::new(),
+        }
+    }
+}
+
+fn label_pairs<K: Kind>(obj: &K) -> impl Iterator<Item = (String, String)> + '_ {
+    obj.labels().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone()))
+}
+
+impl<K: Kind> Objects<K> {
+    fn insert(&mut self, key: String, obj: Arc<K>) {
+        self.remove(&key);
+        for pair in label_pairs(obj.as_ref()) {
+            self.by_label.entry(pair).or_default().insert(key.clone());
+        }
+        self.by_key.insert(key, obj);
+    }
+
+    fn remove(&mut self, key: &str) {
+        let Some(old) = self.by_key.remove(key) else { return };
+        for pair in label_pairs(old.as_ref()) {
+            if let Some(keys) = self.by_label.get_mut(&pair) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    self.by_label.remove(&pair);
+                }
+            }
+        }
+    }
 }
 
 impl<K: Kind> KindCache<K> {
     pub(crate) fn get(&self, key: &str) -> Option<Arc<K>> {
-        self.objects.read().get(key).cloned()
+        self.objects.read().by_key.get(key).cloned()
     }
 
     /// Calls `visit` for each object under `prefix` after `start_after`, in key order, until it
-    /// returns false. The read lock is held throughout: keep `visit` cheap.
-    pub(crate) fn scan(&self, prefix: &str, start_after: Option<&str>, mut visit: impl FnMut(&str, &Arc<K>) -> bool) {
+    /// returns false; with `label`, only for objects carrying that label. The read lock is held
+    /// throughout: keep `visit` cheap.
+    pub(crate) fn scan(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        label: Option<(&str, &str)>,
+        mut visit: impl FnMut(&str, &Arc<K>) -> bool,
+    ) {
         let objects = self.objects.read();
         let lower = match start_after {
             Some(after) => Bound::Excluded(after),
             None => Bound::Included(prefix),
         };
-        for (key, obj) in objects.range::<str, _>((lower, Bound::Unbounded)) {
-            if !key.starts_with(prefix) || !visit(key, obj) {
-                break;
+        match label {
+            None => {
+                for (key, obj) in objects.by_key.range::<str, _>((lower, Bound::Unbounded)) {
+                    if !key.starts_with(prefix) || !visit(key, obj) {
+                        break;
+                    }
+                }
+            }
+            Some((name, value)) => {
+                let Some(keys) = objects.by_label.get(&(name.to_owned(), value.to_owned())) else {
+                    return;
+                };
+                for key in keys.range::<str, _>((lower, Bound::Unbounded)) {
+                    let Some(obj) = objects.by_key.get(key) else { continue };
+                    if !key.starts_with(prefix) || !visit(key, obj) {
+                        break;
+                    }
+                }
             }
         }
     }
@@ -61,7 +125,8 @@ impl<K: Kind> KindEntry for KindCache<K> {
             }
             ChangeType::Added | ChangeType::Modified => match decode_bytes::<K>(&change.value, rv) {
                 Ok(obj) => {
-                    self.objects.write().insert(change.key.clone(), Arc::new(obj));
+                    let obj = Arc::new(obj);
+                    self.objects.write().insert(change.key.clone(), obj);
                 }
                 Err(e) => tracing::error!(key = %change.key, error = %e, "undecodable object left out of the cache"),
             },

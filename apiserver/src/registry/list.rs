@@ -40,6 +40,15 @@ impl Filter {
         Ok(Filter { labels, fields })
     }
 
+    /// A label every match must carry (`key=value`), if the selector has one: lists read only
+    /// the objects the label index holds for it.
+    pub fn required_label(&self) -> Option<(&str, &str)> {
+        self.labels.requirements().iter().find_map(|r| {
+            let key = r.key();
+            self.labels.exact_match_value(key).map(|value| (key, value))
+        })
+    }
+
     pub fn matches<K: Resource>(&self, obj: &K) -> bool {
         let empty = Default::default();
         self.labels.matches(obj.labels().unwrap_or(&empty)) && self.fields.matches(|f| obj.selectable_field(f))
@@ -73,10 +82,12 @@ impl Api {
     /// Every object of a kind in a namespace, unfiltered and unpaged.
     pub fn list_all<K: Kind>(&self, namespace: &str) -> Result<Vec<K>> {
         let mut items = Vec::new();
-        self.cache.kind::<K>().scan(&prefix::<K>(namespace), None, |_, obj| {
-            items.push(obj.clone());
-            true
-        });
+        self.cache
+            .kind::<K>()
+            .scan(&prefix::<K>(namespace), None, None, |_, obj| {
+                items.push(obj.clone());
+                true
+            });
         Ok(items.into_iter().map(|obj| (*obj).clone()).collect())
     }
 
@@ -112,7 +123,7 @@ impl Api {
         let mut next = None;
         self.cache
             .kind::<K>()
-            .scan(&prefix, start_after.as_deref(), |key, obj| {
+            .scan(&prefix, start_after.as_deref(), filter.required_label(), |key, obj| {
                 if limit > 0 && matched.len() == limit {
                     // One more match exists beyond the page only if something is left at all.
                     next = Some(String::new());
