@@ -28,13 +28,18 @@ impl Reply {
 }
 
 async fn call(s: &TestServer, method: Method, path: &str, content_type: &str, body: impl Into<Bytes>) -> Reply {
+    request(s, method, path, &[("content-type", content_type)], body.into()).await
+}
+
+async fn request(s: &TestServer, method: Method, path: &str, headers: &[(&str, &str)], body: Bytes) -> Reply {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let request = Request::builder()
+    let mut builder = Request::builder()
         .method(method)
-        .uri(format!("http://{}{path}", s.addr))
-        .header("content-type", content_type)
-        .body(Full::new(body.into()))
-        .unwrap();
+        .uri(format!("http://{}{path}", s.addr));
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let request = builder.body(Full::new(body)).unwrap();
     let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
         .await
         .unwrap()
@@ -329,5 +334,43 @@ async fn deletecollection_and_bindings() {
     assert_eq!(bound.status, StatusCode::CREATED, "{:?}", bound.body);
     assert_eq!(bound.json()["status"], "Success");
     assert_eq!(get(&s, &format!("{PODS}/c")).await.json()["spec"]["nodeName"], "n1");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn tables_for_kubectl_get() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    s.client.resource::<Pod>("default").create(pod("web")).await.unwrap();
+    const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+    let table = |path: String| {
+        let s = &s;
+        async move {
+            request(s, Method::GET, &path, &[("accept", TABLE)], Bytes::new())
+                .await
+                .json()
+        }
+    };
+    let list = table(PODS.to_owned()).await;
+    assert_eq!(
+        (list["kind"].as_str(), list["apiVersion"].as_str()),
+        (Some("Table"), Some("meta.k8s.io/v1"))
+    );
+    let columns: Vec<&str> = list["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(&columns[..5], ["Name", "Ready", "Status", "Restarts", "Age"]);
+    assert_eq!(list["rows"][0]["cells"][0], "web");
+    assert_eq!(list["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+    let full = table(format!("{PODS}?includeObject=Object")).await;
+    assert_eq!(full["rows"][0]["object"]["kind"], "Pod");
+    assert_eq!(full["rows"][0]["object"]["spec"]["containers"][0]["name"], "app");
+    let none = table(format!("{PODS}?includeObject=None")).await;
+    assert!(none["rows"][0]["object"].is_null());
+    let bad = table(format!("{PODS}?includeObject=Everything")).await;
+    assert_eq!(bad["code"], 400);
     s.stop().await;
 }
