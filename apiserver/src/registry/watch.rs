@@ -10,7 +10,9 @@ use podium_api::{ApiError, Resource};
 
 use super::list::Filter;
 use super::{Api, Kind, ListOptions, Result, decode_bytes, parse_resource_version, prefix, storage_error};
-use crate::store::{Change, ChangeType, Rv};
+use std::sync::Arc;
+
+use crate::store::{ChangeType, Commit, Rv};
 
 /// The query of a watch.
 #[derive(Debug, Clone, Default)]
@@ -116,11 +118,13 @@ impl Api {
                 tokio::select! {
                     next = commits.next() => match next {
                         Some(Ok(commit)) => {
-                            for change in &commit.changes {
-                                match convert::<K>(change, commit.rv, &filter) {
-                                    Ok(Some(event)) => yield event,
-                                    Ok(None) => {}
-                                    Err(e) => { yield WatchEvent::error(e); return; }
+                            let decoded = match decode_commit::<K>(&commit) {
+                                Ok(decoded) => decoded,
+                                Err(e) => { yield WatchEvent::error(e); return; }
+                            };
+                            for (change, (object, prev)) in commit.changes.iter().zip(decoded.iter()) {
+                                if let Some(event) = convert(change.change, object, prev.as_ref(), &filter) {
+                                    yield event;
                                 }
                             }
                             last = commit.rv;
@@ -145,21 +149,45 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// The event a change makes for a watcher with `filter`, if any.
-fn convert<K: Resource>(change: &Change, rv: Rv, filter: &Filter) -> Result<Option<WatchEvent<K>>> {
-    let object = decode_bytes::<K>(&change.value, rv)?;
-    let now = filter.matches(&object);
-    let before = match (&change.prev, change.change) {
-        (Some(prev), ChangeType::Modified) => filter.matches(&decode_bytes::<K>(prev, rv)?),
-        _ => false,
+/// Each change of a commit decoded: the object (new or last state) and its previous state.
+type DecodedCommit<K> = Vec<(K, Option<K>)>;
+
+/// Decodes a commit once for every watcher that receives it (they share the `Arc<Commit>`).
+fn decode_commit<K: Resource>(commit: &Commit) -> Result<Arc<DecodedCommit<K>>> {
+    let decode = || -> Result<Arc<DecodedCommit<K>>> {
+        let decoded = commit
+            .changes
+            .iter()
+            .map(|change| {
+                let object = decode_bytes::<K>(&change.value, commit.rv)?;
+                let prev = match (&change.prev, change.change) {
+                    (Some(prev), ChangeType::Modified) => Some(decode_bytes::<K>(prev, commit.rv)?),
+                    _ => None,
+                };
+                Ok((object, prev))
+            })
+            .collect::<Result<DecodedCommit<K>>>()?;
+        Ok(Arc::new(decoded))
     };
-    let r#type = match change.change {
+    match commit.memo.get_or_init(decode) {
+        Some(shared) => shared.as_ref().clone(),
+        // The memo holds another kind's decoding (a prefix shared by kinds cannot happen, but
+        // decoding again is always correct).
+        None => decode(),
+    }
+}
+
+/// The event a change makes for a watcher with `filter`, if any.
+fn convert<K: Resource>(change: ChangeType, object: &K, prev: Option<&K>, filter: &Filter) -> Option<WatchEvent<K>> {
+    let now = filter.matches(object);
+    let before = prev.is_some_and(|p| filter.matches(p));
+    let r#type = match change {
         ChangeType::Added if now => WatchEventType::Added,
         ChangeType::Modified if now && before => WatchEventType::Modified,
         ChangeType::Modified if now => WatchEventType::Added,
         ChangeType::Modified if before => WatchEventType::Deleted,
         ChangeType::Deleted if now => WatchEventType::Deleted,
-        _ => return Ok(None),
+        _ => return None,
     };
-    Ok(Some(WatchEvent::of(r#type, object)))
+    Some(WatchEvent::of(r#type, object.clone()))
 }

@@ -130,7 +130,7 @@ pub fn decode_history(rv: Rv, raw: &[u8]) -> Result<Commit, StoreError> {
             prev,
         });
     }
-    Ok(Commit { rv, changes })
+    Ok(Commit::new(rv, changes))
 }
 
 #[cfg(test)]
@@ -139,9 +139,9 @@ mod tests {
 
     #[test]
     fn history_round_trips() {
-        let commit = Commit {
-            rv: 7,
-            changes: vec![
+        let commit = Commit::new(
+            7,
+            vec![
                 Change {
                     key: "pods/a/b".into(),
                     change: ChangeType::Added,
@@ -155,7 +155,7 @@ mod tests {
                     prev: Some(Bytes::from_static(b"z")),
                 },
             ],
-        };
+        );
         let raw = encode_history(42, &commit);
         assert_eq!(history_time(&raw), Some(42));
         assert_eq!(decode_history(7, &raw).unwrap(), commit);
@@ -163,15 +163,15 @@ mod tests {
 
     #[test]
     fn truncated_history_is_corrupt_not_a_panic() {
-        let commit = Commit {
-            rv: 1,
-            changes: vec![Change {
+        let commit = Commit::new(
+            1,
+            vec![Change {
                 key: "k".into(),
                 change: ChangeType::Added,
                 value: Bytes::from_static(b"v"),
                 prev: None,
             }],
-        };
+        );
         let raw = encode_history(1, &commit);
         for cut in 0..raw.len() {
             let _ = decode_history(1, &raw[..cut]);

@@ -59,6 +59,44 @@ pub struct Change {
 pub struct Commit {
     pub rv: Rv,
     pub changes: Vec<Change>,
+    /// What readers derived from the changes (decoded objects), computed once and shared by
+    /// every watcher that receives this same commit.
+    pub memo: Memo,
+}
+
+impl Commit {
+    pub fn new(rv: Rv, changes: Vec<Change>) -> Self {
+        Commit {
+            rv,
+            changes,
+            memo: Memo::default(),
+        }
+    }
+}
+
+/// A value computed at most once per commit, whatever its type; it takes no part in equality.
+#[derive(Default, Clone)]
+pub struct Memo(Arc<std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>>);
+
+impl Memo {
+    /// The memoised value, computing it with `init` the first time; `None` if a value of
+    /// another type was stored.
+    pub fn get_or_init<T: std::any::Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Option<Arc<T>> {
+        let value = self.0.get_or_init(|| Arc::new(init()));
+        value.clone().downcast::<T>().ok()
+    }
+}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Memo")
+    }
+}
+
+impl PartialEq for Memo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// What a mutation asks for one key.

@@ -267,7 +267,7 @@ impl Inner {
         if changes.is_empty() {
             return Ok(w.last_rv);
         }
-        let commit = Commit { rv, changes };
+        let commit = Commit::new(rv, changes);
         batch.insert(codec::history_key(rv), codec::encode_history(unix_now(), &commit));
         batch.insert(META_RV, &codec::encode_rv(rv));
         self.db.apply_batch(batch)?;
@@ -322,7 +322,7 @@ fn filter(commit: Arc<Commit>, prefix: &str) -> Option<Arc<Commit>> {
         .filter(|c| c.key.starts_with(prefix))
         .cloned()
         .collect();
-    (!changes.is_empty()).then(|| Arc::new(Commit { rv: commit.rv, changes }))
+    (!changes.is_empty()).then(|| Arc::new(Commit::new(commit.rv, changes)))
 }
 
 impl Store for SledStore {

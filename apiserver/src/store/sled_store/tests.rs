@@ -183,3 +183,21 @@ async fn history_older_than_the_age_limit_is_compacted() {
         "watching from the newest version still works"
     );
 }
+
+#[test]
+fn a_commit_memo_is_computed_once_and_shared_by_clones() {
+    let commit = Arc::new(Commit::new(1, Vec::new()));
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let shared = commit.clone();
+    let first = commit.memo.get_or_init(|| {
+        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        7u32
+    });
+    let second = shared.memo.get_or_init(|| {
+        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        8u32
+    });
+    assert_eq!((*first.unwrap(), *second.unwrap()), (7, 7));
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(commit.memo.get_or_init(|| "other type").is_none());
+}
