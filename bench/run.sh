@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Runs Podium's benchmarks by hand (never in CI): builds the release binaries once, installs
-# Debian's etcd-server for the comparison if it is missing, and runs `podium-bench all`.
+# Runs Podium's benchmarks by hand (never in CI): builds the release binaries (apiserver,
+# scheduler, podium-bench) once, installs Debian's etcd-server for the comparison if it is
+# missing, and runs `podium-bench all`, or the one benchmark named first.
 # Results (markdown, ready for BENCHMARKS.md) go to stdout; progress goes to stderr.
 #
 #   bash bench/run.sh                      # everything, with the default sizes
 #   bash bench/run.sh --count 20000        # extra flags go to `podium-bench all`
+#   bash bench/run.sh --no-scheduler       # everything but the scheduler's workloads
+#   bash bench/run.sh scheduler --nodes 500 --pods 2000   # one benchmark, its own flags
 #   bash bench/run.sh > results.md         # keep the results, watch the progress
 #
 # Everything runs on 127.0.0.1; the servers' data directories live under target/bench-work
@@ -15,9 +18,16 @@ cd "$(dirname "$0")/.."
 log() { echo "[run.sh] $*" >&2; }
 
 log "building release binaries"
-cargo build --release --locked -p podium-bench -p podium-apiserver >&2
+cargo build --release --locked -p podium-bench -p podium-apiserver -p podium-scheduler >&2
 
-if [[ ! -x /usr/bin/etcd ]]; then
+# `all` unless the first argument names one benchmark.
+case "${1:-}" in
+    creates|list|watch|rest|scheduler|all) benchmark=$1; shift ;;
+    *) benchmark=all ;;
+esac
+
+# Only `creates` (and so `all`) runs etcd.
+if [[ ($benchmark == all || $benchmark == creates) && ! -x /usr/bin/etcd ]]; then
     log "installing etcd-server (Debian) for the comparison"
     if [[ $(id -u) -eq 0 ]]; then sudo=(); else sudo=(sudo); fi
     "${sudo[@]}" apt-get update >&2
@@ -46,7 +56,7 @@ echo "- CPU used by other processes at start: $busy cores"
 echo
 
 # The benchmark stops its servers on SIGINT/SIGTERM; pass ours on.
-PODIUM_BENCH_WORK_DIR="$work_dir" ./target/release/podium-bench all "$@" &
+PODIUM_BENCH_WORK_DIR="$work_dir" ./target/release/podium-bench "$benchmark" "$@" &
 bench=$!
 trap 'kill -TERM "$bench" 2>/dev/null || true' INT TERM
 status=0

@@ -1,14 +1,18 @@
-//! `podium-bench`: benchmarks of Podium's apiserver, with etcd beside it for comparison.
+//! `podium-bench`: benchmarks of Podium's apiserver, with etcd beside it for comparison, and
+//! of its scheduler.
 //!
 //! Each benchmark starts the real release `apiserver` binary (and, for creates, Debian's
-//! `etcd`) on free 127.0.0.1 ports over fresh temporary data directories, drives it over gRPC,
-//! and kills it at the end, also on an error or Ctrl-C. Progress goes to stderr; the results,
-//! as markdown tables ready for BENCHMARKS.md, go to stdout.
+//! `etcd`; for scheduling, the release `scheduler` binary) on free 127.0.0.1 ports over fresh
+//! temporary data directories, drives it over gRPC (and REST), and kills it at the end, also
+//! on an error or Ctrl-C. Progress goes to stderr; the results, as markdown tables ready for
+//! BENCHMARKS.md, go to stdout.
 //!
 //! # Layout
-//! - `creates`, `list`, `watch`: one benchmark each (the subcommands; `all` runs the three).
+//! - `creates`, `list`, `watch`, `rest`, `scheduler`: one benchmark each (the subcommands;
+//!   `all` runs all five, the scheduler's at its default sizes).
 //! - `load`: the closed-loop load generator behind creates and the list's population.
-//! - `process`: starting and stopping the servers. `etcd`: a minimal etcd client.
+//! - `process`: starting and stopping the servers (and the scheduler). `etcd`: a minimal etcd
+//!   client.
 //! - `pods`: the pod every benchmark creates. `stats`: percentiles and number formats.
 
 mod creates;
@@ -17,6 +21,8 @@ mod list;
 mod load;
 mod pods;
 mod process;
+mod rest;
+mod scheduler;
 mod stats;
 mod watch;
 
@@ -28,7 +34,8 @@ use clap::{Parser, Subcommand};
 
 use crate::process::Binaries;
 
-/// Benchmarks Podium's apiserver: durable creates (beside etcd), lists and watch fan-out.
+/// Benchmarks Podium's apiserver (durable creates beside etcd, lists, watch fan-out, REST
+/// beside gRPC) and its scheduler (scheduler_perf-shaped workloads).
 ///
 /// Starts the servers itself on 127.0.0.1 and removes everything it made when it ends.
 #[derive(Debug, Parser)]
@@ -41,6 +48,10 @@ struct Cli {
     /// The etcd binary (Debian's etcd-server package).
     #[arg(long, env = "PODIUM_BENCH_ETCD", default_value = "/usr/bin/etcd", global = true)]
     etcd: PathBuf,
+    /// The scheduler binary (default: `scheduler` next to this executable, i.e.
+    /// target/release/scheduler).
+    #[arg(long, env = "PODIUM_BENCH_SCHEDULER", global = true)]
+    scheduler_bin: Option<PathBuf>,
     /// Where the servers' temporary data directories go (default: the system's temporary
     /// directory). Use a real disk: on tmpfs, fsync is free.
     #[arg(long, env = "PODIUM_BENCH_WORK_DIR", global = true)]
@@ -57,7 +68,12 @@ enum Command {
     List(list::ListArgs),
     /// Watch fan-out: 1000 watchers while pods are created at 1000/s.
     Watch(watch::WatchArgs),
-    /// All three, one after the other, with one summary of the targets.
+    /// Creates over REST (HTTP/1.1, JSON) beside gRPC, and reads of one pod at 1000/s.
+    Rest(rest::RestArgs),
+    /// The scheduler end to end: SchedulingBasic, TopologySpreading, PreemptionBasic.
+    Scheduler(scheduler::SchedulerArgs),
+    /// All five, one after the other (the scheduler's at its default sizes), with one summary
+    /// of the targets.
     All(AllArgs),
 }
 
@@ -69,6 +85,12 @@ struct AllArgs {
     list: list::ListArgs,
     #[command(flatten)]
     watch: watch::WatchArgs,
+    #[command(flatten)]
+    rest: rest::RestArgs,
+    /// Leave out the scheduler benchmark (about a minute and a half at its default sizes;
+    /// run `podium-bench scheduler` for other sizes).
+    #[arg(long)]
+    no_scheduler: bool,
 }
 
 /// Prints a progress line to stderr.
@@ -125,9 +147,14 @@ fn binaries(cli: &Cli) -> anyhow::Result<Binaries> {
          --apiserver",
         apiserver.display()
     );
+    let scheduler = match &cli.scheduler_bin {
+        Some(path) => path.clone(),
+        None => apiserver.with_file_name("scheduler"),
+    };
     Ok(Binaries {
         apiserver,
         etcd: cli.etcd.clone(),
+        scheduler,
         work_dir: cli.work_dir.clone().unwrap_or_else(std::env::temp_dir),
     })
 }
@@ -136,12 +163,34 @@ fn binaries(cli: &Cli) -> anyhow::Result<Binaries> {
 /// the targets at the end (so a failure late in `all` keeps what came before).
 async fn run(binaries: &Binaries, command: &Command) -> anyhow::Result<()> {
     let mut targets = Vec::new();
-    let (creates, list, watch) = match command {
-        Command::Creates(args) => (Some(args), None, None),
-        Command::List(args) => (None, Some(args), None),
-        Command::Watch(args) => (None, None, Some(args)),
-        Command::All(args) => (Some(&args.creates), Some(&args.list), Some(&args.watch)),
-    };
+    let default_scheduler_args;
+    let (mut creates, mut list, mut watch, mut rest, mut scheduler) = (None, None, None, None, None);
+    match command {
+        Command::Creates(args) => creates = Some(args),
+        Command::List(args) => list = Some(args),
+        Command::Watch(args) => watch = Some(args),
+        Command::Rest(args) => rest = Some(args),
+        Command::Scheduler(args) => scheduler = Some(args),
+        Command::All(args) => {
+            (creates, list, watch, rest) = (
+                Some(&args.creates),
+                Some(&args.list),
+                Some(&args.watch),
+                Some(&args.rest),
+            );
+            if !args.no_scheduler {
+                default_scheduler_args = scheduler::SchedulerArgs::defaults();
+                scheduler = Some(&default_scheduler_args);
+            }
+        }
+    }
+    // Before minutes of other benchmarks, not after.
+    anyhow::ensure!(
+        scheduler.is_none() || binaries.scheduler.exists(),
+        "{} not found: build it with `cargo build --release -p podium-scheduler`, pass \
+         --scheduler-bin, or leave the scheduler out with --no-scheduler",
+        binaries.scheduler.display()
+    );
     if let Some(args) = creates {
         let r = creates::run(binaries, args).await?;
         println!("{}", r.markdown());
@@ -154,6 +203,16 @@ async fn run(binaries: &Binaries, command: &Command) -> anyhow::Result<()> {
     }
     if let Some(args) = watch {
         let r = watch::run(binaries, args).await?;
+        println!("{}", r.markdown());
+        targets.extend(r.targets());
+    }
+    if let Some(args) = rest {
+        let r = rest::run(binaries, args).await?;
+        println!("{}", r.markdown());
+        targets.extend(r.targets());
+    }
+    if let Some(args) = scheduler {
+        let r = scheduler::run(binaries, args).await?;
         println!("{}", r.markdown());
         targets.extend(r.targets());
     }

@@ -1,7 +1,7 @@
 //! The servers under test: the release `apiserver` binary and Debian's `etcd`, each started on
-//! free loopback ports over a fresh temporary data directory, and killed (with the directory
-//! removed) when its `Service` is dropped, whether the benchmark finished, failed or was
-//! interrupted.
+//! free loopback ports over a fresh temporary data directory, and the release `scheduler`
+//! binary pointed at an apiserver; each is killed (with its directory removed) when its
+//! `Service` is dropped, whether the benchmark finished, failed or was interrupted.
 
 use std::fs::File;
 use std::net::{Ipv4Addr, TcpListener};
@@ -25,6 +25,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Binaries {
     pub apiserver: PathBuf,
     pub etcd: PathBuf,
+    /// Only the scheduler benchmark needs it; it checks that it exists.
+    pub scheduler: PathBuf,
     /// The parent of each server's temporary data directory. It should be on a real disk:
     /// on tmpfs an fsync costs nothing and "durable" means nothing.
     pub work_dir: PathBuf,
@@ -49,7 +51,7 @@ impl Service {
     }
 
     /// Fails if the process has already exited.
-    fn check_alive(&mut self) -> anyhow::Result<()> {
+    pub fn check_alive(&mut self) -> anyhow::Result<()> {
         if let Some(status) = self.child.try_wait()? {
             bail!(
                 "{} exited early ({status}); its log ends:\n{}",
@@ -65,10 +67,43 @@ impl Service {
         self.child.id()
     }
 
+    /// The whole log (stdout and stderr) so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Resident memory now and at its peak, from `/proc/<pid>/status`.
+    pub fn memory(&self) -> Memory {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        Memory {
+            rss: status_kib(&status, "VmRSS:") * 1024,
+            peak: status_kib(&status, "VmHWM:") * 1024,
+        }
+    }
+
     /// CPU time (user and system) the server has used so far.
     pub fn cpu_time(&self) -> Duration {
         cpu_time(&format!("/proc/{}/stat", self.child.id()))
     }
+}
+
+/// A process's resident memory, in bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Memory {
+    /// VmRSS: resident now.
+    pub rss: u64,
+    /// VmHWM: the most it has been resident at once.
+    pub peak: u64,
+}
+
+/// A `kB` field of `/proc/<pid>/status` (zero when missing).
+fn status_kib(status: &str, field: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// CPU time (user and system) this benchmark process has used so far.
@@ -97,7 +132,7 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
 
 /// CPU time all processes on the machine have used since boot (every field of /proc/stat's
 /// `cpu` line but idle and iowait).
-fn machine_cpu_time() -> Duration {
+pub fn machine_cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
     parse_machine_ticks(&stat).map_or(Duration::ZERO, |ticks| Duration::from_millis(ticks * 10))
 }
@@ -187,6 +222,65 @@ impl CpuUse {
     }
 }
 
+/// CPU used by several servers, this benchmark and everything else over an interval.
+#[derive(Debug, Clone, Default)]
+pub struct GroupCpuUse {
+    /// In the order the servers were given.
+    pub servers: Vec<Duration>,
+    pub bench: Duration,
+    pub others: Duration,
+    pub wall: Duration,
+}
+
+/// Starts measuring the CPU several servers and this benchmark use.
+pub struct GroupCpuMeter {
+    servers: Vec<Duration>,
+    bench: Duration,
+    machine: Duration,
+    started: Instant,
+}
+
+impl GroupCpuMeter {
+    pub fn start(servers: &[&Service]) -> Self {
+        GroupCpuMeter {
+            servers: servers.iter().map(|s| s.cpu_time()).collect(),
+            bench: own_cpu_time(),
+            machine: machine_cpu_time(),
+            started: Instant::now(),
+        }
+    }
+
+    /// The same servers, in the same order, as `start` was given.
+    pub fn stop(self, servers: &[&Service]) -> GroupCpuUse {
+        let used: Vec<Duration> = servers
+            .iter()
+            .zip(&self.servers)
+            .map(|(s, before)| s.cpu_time().saturating_sub(*before))
+            .collect();
+        let bench = own_cpu_time().saturating_sub(self.bench);
+        let machine = machine_cpu_time().saturating_sub(self.machine);
+        let known = used.iter().sum::<Duration>() + bench;
+        GroupCpuUse {
+            servers: used,
+            bench,
+            others: machine.saturating_sub(known),
+            wall: self.started.elapsed(),
+        }
+    }
+}
+
+impl GroupCpuUse {
+    /// Average use over the interval, in cores.
+    pub fn cores(&self, cpu: Duration) -> f64 {
+        cpu.as_secs_f64() / self.wall.as_secs_f64().max(1e-9)
+    }
+
+    /// Server `i`'s average use, in cores.
+    pub fn server_cores(&self, i: usize) -> f64 {
+        self.cores(self.servers.get(i).copied().unwrap_or_default())
+    }
+}
+
 impl Drop for Service {
     fn drop(&mut self) {
         // SIGKILL: the data is thrown away, so there is nothing to flush.
@@ -245,6 +339,42 @@ pub async fn start_apiserver(binaries: &Binaries) -> anyhow::Result<Service> {
         ..Default::default()
     };
     wait_ready(&mut service, || async { pods.list(&probe).await.is_ok() }).await?;
+    Ok(service)
+}
+
+/// Starts the scheduler binary against `apiserver_url` and waits until it has filled its
+/// caches and started scheduling (it logs "scheduling" then; it serves no port to probe).
+pub async fn start_scheduler(binaries: &Binaries, apiserver_url: &str) -> anyhow::Result<Service> {
+    if !binaries.scheduler.exists() {
+        bail!(
+            "{} not found: build it with `cargo build --release -p podium-scheduler` or pass \
+             --scheduler-bin",
+            binaries.scheduler.display()
+        );
+    }
+    let (child, dir) = spawn("scheduler", &binaries.scheduler, &binaries.work_dir, |c, _| {
+        c.arg("--apiserver")
+            .arg(apiserver_url)
+            // Info shows each preemption and each failed binding, and the "scheduling" line
+            // this waits for; nothing is logged per pod otherwise.
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1");
+    })?;
+    let mut service = Service {
+        name: "scheduler",
+        child,
+        dir,
+        url: apiserver_url.to_owned(),
+    };
+    let log = service.dir.path().join("server.log");
+    wait_ready(&mut service, || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let started = text
+            .lines()
+            .any(|l| l.contains("podium_scheduler::scheduler: scheduling"));
+        async move { started }
+    })
+    .await?;
     Ok(service)
 }
 
@@ -351,6 +481,14 @@ mod tests {
         let stat = "42 (tokio (rt) 1) S 1 42 42 0 -1 4194560 100 0 0 0 250 31 0 0 20 0 3 0";
         assert_eq!(parse_cpu_ticks(stat), Some(281));
         assert_eq!(parse_cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn memory_fields_are_read_in_kib() {
+        let status = "Name:\tscheduler\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\n";
+        assert_eq!(status_kib(status, "VmRSS:"), 102_400);
+        assert_eq!(status_kib(status, "VmHWM:"), 204_800);
+        assert_eq!(status_kib(status, "VmSwap:"), 0);
     }
 
     #[test]
