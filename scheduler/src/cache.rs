@@ -5,7 +5,7 @@
 //! flight. A binding that fails is forgotten; one that succeeds is confirmed when the pod
 //! watch shows the pod bound. Node infos are shared copy-on-write, so a snapshot is cheap.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use podium_proto::k8s::core::v1::{Node, Pod};
@@ -24,6 +24,9 @@ struct Placement {
 pub struct Cache {
     nodes: BTreeMap<String, Arc<NodeInfo>>,
     pods: HashMap<String, Placement>,
+    /// Node name → the UIDs of the pods placed there, so a node update finds its pods
+    /// without scanning every pod.
+    by_node: HashMap<String, BTreeSet<String>>,
 }
 
 fn uid(pod: &Pod) -> &str {
@@ -42,8 +45,10 @@ impl Cache {
         let name = node.metadata.as_ref().map(|m| m.name.clone()).unwrap_or_default();
         let node = Arc::new(node);
         let mut info = NodeInfo::new(node);
-        for placement in self.pods.values().filter(|p| p.node == name) {
-            info.add_pod(placement.info.clone());
+        for id in self.by_node.get(&name).into_iter().flatten() {
+            if let Some(placement) = self.pods.get(id) {
+                info.add_pod(placement.info.clone());
+            }
         }
         self.nodes.insert(name, Arc::new(info));
     }
@@ -68,13 +73,19 @@ impl Cache {
         if let Some(node_info) = self.nodes.get_mut(&node) {
             Arc::make_mut(node_info).add_pod(info.clone());
         }
+        self.by_node.entry(node.clone()).or_default().insert(id.clone());
         self.pods.insert(id, Placement { node, assumed, info });
     }
 
     pub fn remove_pod(&mut self, id: &str) {
-        if let Some(placement) = self.pods.remove(id)
-            && let Some(node_info) = self.nodes.get_mut(&placement.node)
-        {
+        let Some(placement) = self.pods.remove(id) else { return };
+        if let Some(ids) = self.by_node.get_mut(&placement.node) {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.by_node.remove(&placement.node);
+            }
+        }
+        if let Some(node_info) = self.nodes.get_mut(&placement.node) {
             Arc::make_mut(node_info).remove_pod(id);
         }
     }

@@ -323,8 +323,37 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Sche
     let nodes = Reflector::spawn(client.resource::<Node>(""), ListParams::default(), stop.clone());
     let pods = Reflector::spawn(client.resource::<Pod>(""), ListParams::default(), stop.clone());
     let (mut node_events, mut pod_events) = (nodes.subscribe(), pods.subscribe());
+    {
+        let scheduler = scheduler.clone();
+        let stop = stop.clone();
+        let (node_cache, pod_cache) = (nodes.clone(), pods.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    event = node_events.recv() => match event {
+                        Ok(event) => scheduler.on_node(event),
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(missed = n, "node events lagged; resyncing");
+                            for node in node_cache.snapshot() { scheduler.on_node(ReflectorEvent::Applied(node)); }
+                        }
+                        Err(_) => return,
+                    },
+                    event = pod_events.recv() => match event {
+                        Ok(event) => scheduler.on_pod(event),
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(missed = n, "pod events lagged; resyncing");
+                            for pod in pod_cache.snapshot() { scheduler.on_pod(ReflectorEvent::Applied(pod)); }
+                        }
+                        Err(_) => return,
+                    },
+                    () = stop.cancelled() => return,
+                }
+            }
+        });
+    }
     // Start from full caches (Kubernetes' WaitForCacheSync). Whatever happened before the
-    // subscriptions is in the snapshots; replaying an event twice is harmless.
+    // subscriptions is in the snapshots, and the events are consumed from the start so the
+    // buffers do not overflow while the first lists arrive; replaying an event twice is harmless.
     tokio::select! {
         () = async { nodes.wait_synced().await; pods.wait_synced().await } => {}
         () = shutdown.cancelled() => { stop.cancel(); return Ok(()); }
@@ -334,33 +363,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Sche
     }
     for pod in pods.snapshot() {
         scheduler.on_pod(ReflectorEvent::Applied(pod));
-    }
-    {
-        let scheduler = scheduler.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    event = node_events.recv() => match event {
-                        Ok(event) => scheduler.on_node(event),
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                            tracing::warn!(missed = n, "node events lagged; resyncing");
-                            for node in nodes.snapshot() { scheduler.on_node(ReflectorEvent::Applied(node)); }
-                        }
-                        Err(_) => return,
-                    },
-                    event = pod_events.recv() => match event {
-                        Ok(event) => scheduler.on_pod(event),
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                            tracing::warn!(missed = n, "pod events lagged; resyncing");
-                            for pod in pods.snapshot() { scheduler.on_pod(ReflectorEvent::Applied(pod)); }
-                        }
-                        Err(_) => return,
-                    },
-                    () = stop.cancelled() => return,
-                }
-            }
-        });
     }
     tracing::info!(scheduler = %scheduler.config.scheduler_name, "scheduling");
     let result = loop {
