@@ -64,59 +64,11 @@ impl ScorePlugin for NodeResourcesBalancedAllocation {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-    use std::sync::Arc;
-
-    use podium_proto::k8s::core::v1::{Container, Node, NodeStatus, PodSpec, ResourceRequirements};
-    use podium_proto::k8s::meta::v1::{ObjectMeta, Quantity};
 
     use super::*;
-    use crate::framework::PodInfo;
-
-    fn list(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
-        pairs.iter().map(|(k, v)| (k.to_string(), Quantity::new(*v))).collect()
-    }
+    use crate::plugins::testing::{node_running as node, pod_with_requests as pod};
 
     /// A pod with one container per request list.
-    fn pod(containers: &[&[(&str, &str)]]) -> Pod {
-        let containers = containers
-            .iter()
-            .map(|requests| Container {
-                name: "c".into(),
-                resources: Some(ResourceRequirements {
-                    requests: list(requests),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })
-            .collect();
-        Pod {
-            spec: Some(PodSpec {
-                containers,
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
-    }
-
-    fn node(allocatable: &[(&str, &str)], pods: &[Pod]) -> NodeInfo {
-        let mut info = NodeInfo::new(Arc::new(Node {
-            metadata: Some(ObjectMeta {
-                name: "n1".into(),
-                ..Default::default()
-            }),
-            status: Some(NodeStatus {
-                allocatable: list(allocatable),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }));
-        for p in pods {
-            info.add_pod(Arc::new(PodInfo::new(Arc::new(p.clone()))));
-        }
-        info
-    }
-
     #[test]
     fn evenly_used_nodes_score_higher() {
         let cases: Vec<(&str, Pod, NodeInfo, i64)> = vec![

@@ -124,26 +124,7 @@ mod tests {
     use podium_proto::k8s::meta::v1::ObjectMeta;
 
     use super::*;
-
-    fn taint(key: &str, value: &str, effect: &str) -> Taint {
-        Taint {
-            key: key.into(),
-            value: value.into(),
-            effect: effect.into(),
-            ..Default::default()
-        }
-    }
-
-    fn toleration(key: &str, operator: &str, value: &str, effect: &str) -> Toleration {
-        Toleration {
-            key: key.into(),
-            operator: operator.into(),
-            value: value.into(),
-            effect: effect.into(),
-            ..Default::default()
-        }
-    }
-
+    use crate::plugins::testing::{taint, toleration};
     #[test]
     fn tolerations_follow_kubernetes_rules() {
         let t = taint("dedicated", "gpu", "NoSchedule");

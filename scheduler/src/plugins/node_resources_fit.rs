@@ -189,58 +189,15 @@ impl ScorePlugin for NodeResourcesFit {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use podium_proto::k8s::core::v1::{Container, Node, NodeStatus, PodSpec, ResourceRequirements};
-    use podium_proto::k8s::meta::v1::{ObjectMeta, Quantity};
 
     use super::*;
-    use crate::framework::PodInfo;
+    use crate::plugins::testing::{node_running, pod_with_requests as pod};
 
-    fn list(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
-        pairs.iter().map(|(k, v)| (k.to_string(), Quantity::new(*v))).collect()
+    fn node(allocatable: &[(&str, &str)], pods: &[Pod]) -> Arc<NodeInfo> {
+        Arc::new(node_running(allocatable, pods))
     }
 
     /// A pod with one container per request list.
-    fn pod(containers: &[&[(&str, &str)]]) -> Pod {
-        let containers = containers
-            .iter()
-            .map(|requests| Container {
-                name: "c".into(),
-                resources: Some(ResourceRequirements {
-                    requests: list(requests),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })
-            .collect();
-        Pod {
-            spec: Some(PodSpec {
-                containers,
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
-    }
-
-    fn node(allocatable: &[(&str, &str)], pods: &[Pod]) -> Arc<NodeInfo> {
-        let mut info = NodeInfo::new(Arc::new(Node {
-            metadata: Some(ObjectMeta {
-                name: "n1".into(),
-                ..Default::default()
-            }),
-            status: Some(NodeStatus {
-                allocatable: list(allocatable),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }));
-        for p in pods {
-            info.add_pod(Arc::new(PodInfo::new(Arc::new(p.clone()))));
-        }
-        Arc::new(info)
-    }
-
     fn filter(pod: &Pod, node: &NodeInfo) -> Status {
         let mut state = CycleState::default();
         assert!(NodeResourcesFit.pre_filter(&mut state, pod, &[]).is_success());

@@ -144,26 +144,7 @@ mod tests {
 
     use super::*;
     use crate::framework::Code;
-
-    fn taint(key: &str, value: &str, effect: &str) -> Taint {
-        Taint {
-            key: key.into(),
-            value: value.into(),
-            effect: effect.into(),
-            ..Default::default()
-        }
-    }
-
-    fn toleration(key: &str, operator: &str, value: &str, effect: &str) -> Toleration {
-        Toleration {
-            key: key.into(),
-            operator: operator.into(),
-            value: value.into(),
-            effect: effect.into(),
-            ..Default::default()
-        }
-    }
-
+    use crate::plugins::testing::{taint, toleration};
     fn pod(tolerations: Vec<Toleration>) -> Pod {
         Pod {
             spec: Some(PodSpec {
