@@ -10,7 +10,7 @@ use podium_proto::k8s::core::v1::Pod;
 use rand::Rng;
 use rayon::prelude::*;
 
-use crate::framework::{Code, CycleState, NodeInfo, PodInfo, Profile, Status};
+use crate::framework::{Code, CycleState, NAMESPACES_KEY, NamespaceLabels, NodeInfo, PodInfo, Profile, Status};
 
 /// How many nodes to look at before settling, as Kubernetes' default adaptive
 /// `percentageOfNodesToScore` does: all of them below 100, then a shrinking share (50% less
@@ -78,6 +78,8 @@ pub struct Algorithm {
     pub percentage_of_nodes_to_score: u32,
     /// Where the next search starts, so sampling spreads over the cluster.
     next_start: AtomicUsize,
+    /// The namespaces' labels, kept current by the scheduler, for namespace selectors.
+    namespaces: parking_lot::RwLock<Arc<NamespaceLabels>>,
 }
 
 fn priority(pod: &Pod) -> i32 {
@@ -94,7 +96,20 @@ impl Algorithm {
             profile,
             percentage_of_nodes_to_score,
             next_start: AtomicUsize::new(0),
+            namespaces: parking_lot::RwLock::default(),
         }
+    }
+
+    /// Replaces the namespaces' labels the plugins see.
+    pub fn set_namespaces(&self, namespaces: NamespaceLabels) {
+        *self.namespaces.write() = Arc::new(namespaces);
+    }
+
+    /// A fresh cycle state with what every cycle shares.
+    fn cycle_state(&self) -> CycleState {
+        let mut state = CycleState::default();
+        state.write(NAMESPACES_KEY, self.namespaces.read().clone());
+        state
     }
 
     /// Runs the pre-filters; a rejection applies to every node.
@@ -142,14 +157,14 @@ impl Algorithm {
 
     /// Whether the pod fits on `node` given the cluster `nodes` (for preemption's dry runs).
     pub fn fits(&self, pod: &Pod, nodes: &[Arc<NodeInfo>], node: &NodeInfo, nominated: &Nominated) -> bool {
-        let mut state = CycleState::default();
+        let mut state = self.cycle_state();
         self.pre_filter(&mut state, pod, nodes).is_ok() && self.filter(&state, pod, node, nominated).is_success()
     }
 
     /// Picks a node for the pod, or says why none fits.
     pub fn schedule(&self, pod: &Pod, nodes: &[Arc<NodeInfo>], nominated: &Nominated) -> Result<Placement, FitError> {
         let num_nodes = nodes.len();
-        let mut state = CycleState::default();
+        let mut state = self.cycle_state();
         if let Err(status) = self.pre_filter(&mut state, pod, nodes) {
             let statuses = nodes.iter().map(|n| (n.name().to_owned(), status.clone())).collect();
             return Err(FitError { num_nodes, statuses });

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use podium_client::{Client, ListParams, Reflector, ReflectorEvent};
-use podium_proto::k8s::core::v1::{Binding, Node, ObjectReference, Pod, PodCondition};
+use podium_proto::k8s::core::v1::{Binding, Namespace, Node, ObjectReference, Pod, PodCondition};
 use podium_proto::k8s::meta::v1::{DeleteOptions, ObjectMeta};
 use tokio_util::sync::CancellationToken;
 
@@ -121,6 +121,17 @@ impl Scheduler {
                 self.cache.lock().remove_node(&meta_name(&node));
             }
         }
+    }
+
+    /// Namespace labels changed: namespace selectors in affinity terms may now select others.
+    fn refresh_namespaces(&self, namespaces: &Reflector<Namespace>) {
+        let labels = namespaces
+            .snapshot()
+            .into_iter()
+            .filter_map(|ns| ns.metadata.map(|m| (m.name, m.labels)))
+            .collect();
+        self.algorithm.set_namespaces(labels);
+        self.queue.move_all_to_active_or_backoff("NamespaceChange");
     }
 
     fn forget_nomination(&self, id: &str) {
@@ -322,11 +333,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Sche
     });
     let nodes = Reflector::spawn(client.resource::<Node>(""), ListParams::default(), stop.clone());
     let pods = Reflector::spawn(client.resource::<Pod>(""), ListParams::default(), stop.clone());
+    let namespaces = Reflector::spawn(client.resource::<Namespace>(""), ListParams::default(), stop.clone());
     let (mut node_events, mut pod_events) = (nodes.subscribe(), pods.subscribe());
+    let mut namespace_events = namespaces.subscribe();
     {
         let scheduler = scheduler.clone();
         let stop = stop.clone();
-        let (node_cache, pod_cache) = (nodes.clone(), pods.clone());
+        let (node_cache, pod_cache, namespace_cache) = (nodes.clone(), pods.clone(), namespaces.clone());
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -346,6 +359,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Sche
                         }
                         Err(_) => return,
                     },
+                    event = namespace_events.recv() => match event {
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            scheduler.refresh_namespaces(&namespace_cache);
+                        }
+                        Err(_) => return,
+                    },
                     () = stop.cancelled() => return,
                 }
             }
@@ -355,7 +374,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Sche
     // subscriptions is in the snapshots, and the events are consumed from the start so the
     // buffers do not overflow while the first lists arrive; replaying an event twice is harmless.
     tokio::select! {
-        () = async { nodes.wait_synced().await; pods.wait_synced().await } => {}
+        () = async { nodes.wait_synced().await; pods.wait_synced().await; namespaces.wait_synced().await } => {}
         () = shutdown.cancelled() => { stop.cancel(); return Ok(()); }
     }
     for node in nodes.snapshot() {
@@ -364,6 +383,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Sche
     for pod in pods.snapshot() {
         scheduler.on_pod(ReflectorEvent::Applied(pod));
     }
+    scheduler.refresh_namespaces(&namespaces);
     tracing::info!(scheduler = %scheduler.config.scheduler_name, "scheduling");
     let result = loop {
         tokio::select! {

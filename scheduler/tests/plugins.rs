@@ -282,3 +282,76 @@ async fn image_locality_prefers_nodes_with_the_image() {
         Ok("b".into())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anti_affinity_namespace_selectors_match_namespace_labels() {
+    use podium_proto::k8s::core::v1::{Namespace, PodAntiAffinity};
+
+    let dir = tempfile::tempdir().unwrap();
+    let server_stop = CancellationToken::new();
+    let server = start(
+        ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_owned()),
+        server_stop.clone(),
+    )
+    .await
+    .unwrap();
+    let url = format!("http://{}", server.local_addr);
+    let client = Client::new(&url).unwrap();
+    for n in [node("a", &[]), node("b", &[])] {
+        client.resource::<Node>("").create(n).await.unwrap();
+    }
+    let team = Namespace {
+        metadata: Some(ObjectMeta {
+            name: "team-a".into(),
+            labels: [("team".to_owned(), "a".to_owned())].into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    client.resource::<Namespace>("").create(team).await.unwrap();
+    client
+        .resource::<Pod>("team-a")
+        .create(on(pod("db", &[("app", "db")]), "a"))
+        .await
+        .unwrap();
+    // Node b is the busier one: without the namespace selector the pod would prefer node a.
+    client
+        .resource::<Pod>("default")
+        .create(cpu(on(pod("busy", &[]), "b"), "3"))
+        .await
+        .unwrap();
+    let stop = CancellationToken::new();
+    {
+        let stop = stop.clone();
+        let url = url.clone();
+        tokio::spawn(async move { podium_scheduler::run(podium_scheduler::Config::new(&url), stop).await });
+    }
+    // Away from db pods in any namespace labelled team=a: only node b qualifies.
+    let mut p = pod("away", &[]);
+    p.spec.as_mut().unwrap().affinity = Some(Affinity {
+        pod_anti_affinity: Some(PodAntiAffinity {
+            required_during_scheduling_ignored_during_execution: vec![PodAffinityTerm {
+                label_selector: selector(&[("app", "db")]),
+                namespace_selector: selector(&[("team", "a")]),
+                topology_key: "kubernetes.io/hostname".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let pods = client.resource::<Pod>("default");
+    pods.create(p).await.unwrap();
+    let mut bound = String::new();
+    for _ in 0..200 {
+        bound = pods.get("away").await.unwrap().spec.unwrap().node_name;
+        if !bound.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(bound, "b");
+    stop.cancel();
+    server_stop.cancel();
+    server.wait().await.unwrap();
+}

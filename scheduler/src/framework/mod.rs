@@ -24,6 +24,20 @@ pub use status::{Code, Status};
 /// The highest score a plugin gives a node.
 pub const MAX_NODE_SCORE: i64 = 100;
 
+/// Every namespace's labels, for terms with a `namespaceSelector`.
+pub type NamespaceLabels = std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>;
+
+/// The `CycleState` key under which the algorithm puts `Arc<NamespaceLabels>`.
+pub const NAMESPACES_KEY: &str = "Namespaces";
+
+/// The namespaces' labels of this cycle (none in plugin unit tests that do not set them).
+pub fn namespace_labels(state: &CycleState) -> Arc<NamespaceLabels> {
+    state
+        .read::<Arc<NamespaceLabels>>(NAMESPACES_KEY)
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// Per-cycle data plugins share between their steps, keyed by plugin name.
 #[derive(Default)]
 pub struct CycleState {

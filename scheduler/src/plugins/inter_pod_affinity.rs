@@ -10,11 +10,8 @@
 //!
 //! # Namespaces of a term
 //! A term selects pods in its `namespaces`, plus the namespaces its `namespaceSelector`
-//! selects; with neither, the namespace of the pod that holds the term. The scheduler does
-//! not see Namespace objects, so only two forms of `namespaceSelector` are supported: absent,
-//! and `{}` (every namespace). A selector with labels or expressions selects no namespace
-//! here (the term still applies to its `namespaces` list), where Kubernetes would match the
-//! namespaces' labels.
+//! selects (`{}` selects every namespace; otherwise the namespaces whose labels match, from
+//! the cycle's `NamespaceLabels`); with neither, the namespace of the pod that holds the term.
 //!
 //! `matchLabelKeys` and `mismatchLabelKeys` are not read: the apiserver has merged them into
 //! the term's `labelSelector` when the pod was created.
@@ -27,7 +24,8 @@ use podium_proto::k8s::core::v1::{Pod, PodAffinityTerm, WeightedPodAffinityTerm}
 
 use super::matching;
 use crate::framework::{
-    CycleState, FilterPlugin, MAX_NODE_SCORE, NodeInfo, PreFilterPlugin, PreScorePlugin, ScorePlugin, Status,
+    CycleState, FilterPlugin, MAX_NODE_SCORE, NamespaceLabels, NodeInfo, PreFilterPlugin, PreScorePlugin, ScorePlugin,
+    Status, namespace_labels,
 };
 
 pub const NAME: &str = "InterPodAffinity";
@@ -73,8 +71,8 @@ struct AffinityTerm {
 
 impl AffinityTerm {
     /// Parses `term`, held by `owner` (whose namespace is the default).
-    fn new(owner: &Pod, term: &PodAffinityTerm) -> Self {
-        let namespaces = if term.namespaces.is_empty() && term.namespace_selector.is_none() {
+    fn new(owner: &Pod, term: &PodAffinityTerm, namespace_labels: &NamespaceLabels) -> Self {
+        let mut namespaces = if term.namespaces.is_empty() && term.namespace_selector.is_none() {
             vec![namespace(owner).to_owned()]
         } else {
             term.namespaces.clone()
@@ -83,6 +81,10 @@ impl AffinityTerm {
             .namespace_selector
             .as_ref()
             .is_some_and(|s| s.match_labels.is_empty() && s.match_expressions.is_empty());
+        if !all_namespaces && let Some(selector) = matching::selector(term.namespace_selector.as_ref()) {
+            let selected = namespace_labels.iter().filter(|(_, labels)| selector.matches(*labels));
+            namespaces.extend(selected.map(|(name, _)| name.clone()));
+        }
         AffinityTerm {
             selector: matching::selector(term.label_selector.as_ref()),
             namespaces,
@@ -115,18 +117,19 @@ struct PodTerms {
 }
 
 impl PodTerms {
-    fn new(pod: &Pod) -> Self {
+    fn new(pod: &Pod, namespaces: &NamespaceLabels) -> Self {
         let Some(affinity) = pod.spec.as_ref().and_then(|s| s.affinity.as_ref()) else {
             return PodTerms::default();
         };
-        let required = |terms: &[PodAffinityTerm]| terms.iter().map(|t| AffinityTerm::new(pod, t)).collect();
+        let required =
+            |terms: &[PodAffinityTerm]| terms.iter().map(|t| AffinityTerm::new(pod, t, namespaces)).collect();
         let preferred = |terms: &[WeightedPodAffinityTerm]| {
             terms
                 .iter()
                 .filter_map(|w| {
                     let term = w.pod_affinity_term.as_ref()?;
                     Some(WeightedTerm {
-                        term: AffinityTerm::new(pod, term),
+                        term: AffinityTerm::new(pod, term, namespaces),
                         weight: i64::from(w.weight),
                     })
                 })
@@ -209,8 +212,8 @@ struct PreFilterState {
 }
 
 impl PreFilterState {
-    fn compute(pod: &Pod, nodes: &[Arc<NodeInfo>]) -> Self {
-        let terms = PodTerms::new(pod);
+    fn compute(pod: &Pod, nodes: &[Arc<NodeInfo>], namespaces: &NamespaceLabels) -> Self {
+        let terms = PodTerms::new(pod, namespaces);
         let mut state = PreFilterState {
             matches_own_affinity: matches_all_terms(&terms.required_affinity, pod),
             required_affinity: terms.required_affinity,
@@ -230,7 +233,7 @@ impl PreFilterState {
                 for term in state.required_anti_affinity.iter().filter(|t| t.matches(existing)) {
                     state.anti_affinity_counts.add(node, &term.topology_key, 1);
                 }
-                for term in PodTerms::new(existing)
+                for term in PodTerms::new(existing, namespaces)
                     .required_anti_affinity
                     .iter()
                     .filter(|t| t.matches(pod))
@@ -285,7 +288,7 @@ impl PreFilterPlugin for InterPodAffinity {
     }
 
     fn pre_filter(&self, state: &mut CycleState, pod: &Pod, nodes: &[Arc<NodeInfo>]) -> Status {
-        let computed = PreFilterState::compute(pod, nodes);
+        let computed = PreFilterState::compute(pod, nodes, &namespace_labels(state));
         let nothing_to_check = computed.existing_anti_affinity_counts.is_empty()
             && computed.required_affinity.is_empty()
             && computed.required_anti_affinity.is_empty();
@@ -333,8 +336,8 @@ impl PreScoreState {
     /// preferred terms that match the existing pod, and the existing pod's required affinity
     /// and preferred terms that match the incoming pod, each scored in the existing pod's
     /// topology domain.
-    fn compute(pod: &Pod, nodes: &[Arc<NodeInfo>]) -> Self {
-        let terms = PodTerms::new(pod);
+    fn compute(pod: &Pod, nodes: &[Arc<NodeInfo>], namespaces: &NamespaceLabels) -> Self {
+        let terms = PodTerms::new(pod, namespaces);
         let mut score = TopologyCounts::default();
         let mut add_weighted = |node: &NodeInfo, terms: &[WeightedTerm], target: &Pod, sign: i64| {
             for t in terms.iter().filter(|t| t.term.matches(target)) {
@@ -346,7 +349,7 @@ impl PreScoreState {
                 let existing = existing.pod.as_ref();
                 add_weighted(node, &terms.preferred_affinity, existing, 1);
                 add_weighted(node, &terms.preferred_anti_affinity, existing, -1);
-                let existing_terms = PodTerms::new(existing);
+                let existing_terms = PodTerms::new(existing, namespaces);
                 if existing_terms.is_empty() {
                     continue;
                 }
@@ -382,7 +385,7 @@ impl PreScorePlugin for InterPodAffinity {
         if feasible.is_empty() {
             return Status::skip();
         }
-        let computed = PreScoreState::compute(pod, all);
+        let computed = PreScoreState::compute(pod, all, &namespace_labels(state));
         if computed.topology_score.is_empty() {
             return Status::skip();
         }
