@@ -1,10 +1,13 @@
 //! The container runtime as the agent sees it: a CRI-shaped trait, implemented on Docker
-//! Engine and, for unit tests, in memory.
+//! Engine (`docker`) and, for unit tests, in memory (`fake`).
 //!
 //! Only what node registration needs is here so far (the runtime's name and version, and the
 //! images it holds); sandboxes and containers join as the pod worker is built.
 
+mod docker;
 mod fake;
+
+pub use docker::{DEFAULT_DOCKER_HOST, DockerRuntime};
 
 use std::future::Future;
 

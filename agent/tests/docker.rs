@@ -1,0 +1,99 @@
+//! The agent against the real Docker Engine: the runtime answers, the `agent` binary
+//! registers its node with Docker's version, stops on SIGTERM, and names the socket it could
+//! not reach.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use podium_agent::runtime::{ContainerRuntime, DEFAULT_DOCKER_HOST, DockerRuntime};
+use podium_apiserver::{Config, start};
+use podium_client::Client;
+use podium_proto::k8s::core::v1::Node;
+use tokio_util::sync::CancellationToken;
+
+const AGENT: &str = env!("CARGO_BIN_EXE_agent");
+
+#[tokio::test]
+async fn docker_reports_its_version_and_images() {
+    let docker = DockerRuntime::connect(DEFAULT_DOCKER_HOST)
+        .await
+        .expect("Docker Engine is running");
+    let version = docker.version().await.unwrap();
+    assert_eq!(version.name, "docker");
+    assert!(!version.version.is_empty());
+    docker.list_images().await.unwrap();
+}
+
+#[test]
+fn an_unreachable_docker_is_named_in_the_error() {
+    let out = Command::new(AGENT)
+        .args(["--docker-host", "unix:///nonexistent/docker.sock", "--root-dir"])
+        .arg(std::env::temp_dir().join("podium-agent-test"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/docker.sock"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_binary_registers_its_node_with_docker() {
+    let dir = tempfile::tempdir().unwrap();
+    let stop = CancellationToken::new();
+    let server = start(
+        Config::new("127.0.0.1:0".parse().unwrap(), dir.path().join("data")),
+        stop.clone(),
+    )
+    .await
+    .unwrap();
+    let url = format!("http://{}", server.local_addr);
+    let mut agent = Command::new(AGENT)
+        .args([
+            "--apiserver",
+            &url,
+            "--node-name",
+            "docker-node",
+            "--node-labels",
+            "zone=a",
+            "--root-dir",
+        ])
+        .arg(dir.path().join("agent"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let nodes = Client::new(&url).unwrap().resource::<Node>("");
+    let mut node = None;
+    for _ in 0..100 {
+        if let Ok(Some(n)) = nodes.get_opt("docker-node").await
+            && n.status.is_some()
+        {
+            node = Some(n);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let node = node.expect("the agent registered its node");
+    let info = node.status.as_ref().unwrap().node_info.as_ref().unwrap();
+    assert!(
+        info.container_runtime_version.starts_with("docker://"),
+        "{}",
+        info.container_runtime_version
+    );
+    assert_eq!(node.metadata.as_ref().unwrap().labels["zone"], "a");
+    Command::new("kill")
+        .args(["-TERM", &agent.id().to_string()])
+        .status()
+        .unwrap();
+    let mut status = None;
+    for _ in 0..100 {
+        if let Some(s) = agent.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(status.expect("the agent stops on SIGTERM").success());
+    stop.cancel();
+    server.wait().await.unwrap();
+}
