@@ -7,7 +7,9 @@
 //!
 //! # Layout
 //! - `node`: the Node and its Lease; `node::host` reads the machine's facts.
-//! - `runtime`: the `ContainerRuntime` trait and `FakeRuntime`.
+//! - `runtime`: the `ContainerRuntime` trait, on Docker and in memory (`FakeRuntime`).
+//! - `pause`: the pause image, imported from the `pause` binary when Docker lacks it.
 
 pub mod node;
+pub mod pause;
 pub mod runtime;

@@ -1,7 +1,7 @@
 //! The `agent` binary: flags, logging and signals around the agent library.
 //!
-//! So far the agent registers its Node against the real container runtime and keeps it
-//! current (status and Lease); running pods comes next.
+//! So far the agent imports the pause image, registers its Node against the real container
+//! runtime and keeps it current (status and Lease); running pods comes next.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use podium_agent::node::{NodeAgent, NodeConfig, parse_labels, parse_taints};
+use podium_agent::pause::ensure_pause_image;
 use podium_agent::runtime::{DEFAULT_DOCKER_HOST, DockerRuntime};
 use podium_client::Client;
 use tokio_util::sync::CancellationToken;
@@ -40,6 +41,9 @@ struct Args {
     /// Where pod data lives; its disk is the node's ephemeral storage.
     #[arg(long, env = "PODIUM_ROOT_DIR", default_value = "/var/lib/podium-agent")]
     root_dir: PathBuf,
+    /// The `pause` binary the pods' sandbox image is made from (default: next to this one).
+    #[arg(long, env = "PODIUM_PAUSE_BINARY")]
+    pause_binary: Option<PathBuf>,
     /// The node's address (default: detected).
     #[arg(long, env = "PODIUM_NODE_IP")]
     node_ip: Option<IpAddr>,
@@ -71,6 +75,14 @@ async fn main() -> anyhow::Result<()> {
     let runtime = DockerRuntime::connect(&args.docker_host)
         .await
         .context("the agent needs Docker Engine")?;
+    let pause_binary = match args.pause_binary {
+        Some(path) => path,
+        None => std::env::current_exe()?.with_file_name("pause"),
+    };
+    let pause_image = ensure_pause_image(&runtime, &pause_binary)
+        .await
+        .context("preparing the pause image")?;
+    tracing::info!(image = %pause_image, "pause image ready");
     tracing::info!(node = %config.name, apiserver = %args.apiserver, docker = %runtime.endpoint(), "agent starting");
     let client = Client::new(&args.apiserver)?;
     let agent = Arc::new(NodeAgent::new(client, Arc::new(runtime), config));

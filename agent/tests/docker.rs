@@ -58,8 +58,10 @@ async fn the_agent_binary_registers_its_node_with_docker() {
             "--root-dir",
         ])
         .arg(dir.path().join("agent"))
+        .arg("--pause-binary")
+        .arg(pause_binary())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("agent.log")).unwrap())
         .spawn()
         .unwrap();
     let nodes = Client::new(&url).unwrap().resource::<Node>("");
@@ -73,7 +75,10 @@ async fn the_agent_binary_registers_its_node_with_docker() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let node = node.expect("the agent registered its node");
+    let Some(node) = node else {
+        let log = std::fs::read_to_string(dir.path().join("agent.log")).unwrap_or_default();
+        panic!("the agent did not register its node:\n{log}");
+    };
     let info = node.status.as_ref().unwrap().node_info.as_ref().unwrap();
     assert!(
         info.container_runtime_version.starts_with("docker://"),
@@ -94,6 +99,50 @@ async fn the_agent_binary_registers_its_node_with_docker() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(status.expect("the agent stops on SIGTERM").success());
+    let pause = podium_agent::pause::pause_version(&pause_binary()).unwrap();
+    let _ = Command::new("docker")
+        .args([
+            "rmi",
+            "-f",
+            &format!("{}:{pause}", podium_agent::pause::PAUSE_REPOSITORY),
+        ])
+        .output();
     stop.cancel();
     server.wait().await.unwrap();
+}
+
+/// The release pause binary, which `bash .ci/run` builds before the tests.
+fn pause_binary() -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../pause/target/release/pause");
+    assert!(
+        path.exists(),
+        "build pause first: cargo build --release --manifest-path pause/Cargo.toml"
+    );
+    path
+}
+
+#[tokio::test]
+async fn the_pause_image_is_imported_from_the_binary_and_runs() {
+    use podium_agent::pause::{PAUSE_REPOSITORY, ensure_pause_image, pause_version};
+
+    let docker = DockerRuntime::connect(DEFAULT_DOCKER_HOST).await.unwrap();
+    let binary = pause_binary();
+    let reference = format!("{PAUSE_REPOSITORY}:{}", pause_version(&binary).unwrap());
+    // Start from no image (a previous run may have left it), and leave none behind.
+    let _ = Command::new("docker").args(["rmi", "-f", &reference]).output();
+    assert!(!docker.image_exists(&reference).await.unwrap());
+    assert_eq!(ensure_pause_image(&docker, &binary).await.unwrap(), reference);
+    assert!(docker.image_exists(&reference).await.unwrap());
+    assert_eq!(
+        ensure_pause_image(&docker, &binary).await.unwrap(),
+        reference,
+        "a second call finds it"
+    );
+    let out = Command::new("docker")
+        .args(["run", "--rm", &reference, "-v"])
+        .output()
+        .unwrap();
+    let _ = Command::new("docker").args(["rmi", "-f", &reference]).output();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("pause (podium) "));
 }

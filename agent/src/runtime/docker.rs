@@ -2,7 +2,8 @@
 //! daemon may be older than bollard's default).
 
 use bollard::Docker;
-use bollard::query_parameters::ListImagesOptions;
+use bollard::query_parameters::{CreateImageOptionsBuilder, ListImagesOptions};
+use futures::StreamExt;
 
 use super::{ContainerRuntime, Image, Result, RuntimeError, RuntimeVersion};
 
@@ -82,5 +83,32 @@ impl ContainerRuntime for DockerRuntime {
                 }
             })
             .collect())
+    }
+
+    async fn image_exists(&self, reference: &str) -> Result<bool> {
+        match self.docker.inspect_image(reference).await {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(false),
+            Err(e) => Err(other(e)),
+        }
+    }
+
+    async fn import_image(&self, reference: &str, rootfs_tar: Vec<u8>, changes: Vec<String>) -> Result<()> {
+        let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+        let options = CreateImageOptionsBuilder::new()
+            .from_src("-")
+            .repo(repo)
+            .tag(tag)
+            .changes(changes)
+            .build();
+        let body = bollard::body_full(rootfs_tar.into());
+        let mut progress = self.docker.create_image(Some(options), Some(body), None);
+        while let Some(step) = progress.next().await {
+            let step = step.map_err(other)?;
+            if let Some(error) = step.error_detail.and_then(|d| d.message) {
+                return Err(RuntimeError::Other(format!("importing {reference}: {error}")));
+            }
+        }
+        Ok(())
     }
 }

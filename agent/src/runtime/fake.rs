@@ -33,4 +33,21 @@ impl ContainerRuntime for FakeRuntime {
     async fn list_images(&self) -> Result<Vec<Image>> {
         Ok(self.images.lock().clone())
     }
+
+    async fn image_exists(&self, reference: &str) -> Result<bool> {
+        Ok(self
+            .images
+            .lock()
+            .iter()
+            .any(|i| i.names.iter().any(|n| n == reference)))
+    }
+
+    async fn import_image(&self, reference: &str, rootfs_tar: Vec<u8>, _changes: Vec<String>) -> Result<()> {
+        let size_bytes = i64::try_from(rootfs_tar.len()).unwrap_or(i64::MAX);
+        self.images.lock().push(Image {
+            names: vec![reference.to_owned()],
+            size_bytes,
+        });
+        Ok(())
+    }
 }

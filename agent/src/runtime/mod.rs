@@ -6,6 +6,7 @@
 
 mod docker;
 mod fake;
+pub mod tar;
 
 pub use docker::{DEFAULT_DOCKER_HOST, DockerRuntime};
 
@@ -49,4 +50,13 @@ pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
 pub trait ContainerRuntime: Send + Sync + 'static {
     fn version(&self) -> impl Future<Output = Result<RuntimeVersion>> + Send;
     fn list_images(&self) -> impl Future<Output = Result<Vec<Image>>> + Send;
+    fn image_exists(&self, reference: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Creates image `reference` from a root filesystem tar, with Dockerfile-style `changes`
+    /// (`ENTRYPOINT ["/pause"]`): an image FROM scratch without a registry.
+    fn import_image(
+        &self,
+        reference: &str,
+        rootfs_tar: Vec<u8>,
+        changes: Vec<String>,
+    ) -> impl Future<Output = Result<()>> + Send;
 }
