@@ -12,6 +12,9 @@ use podium_proto::k8s::meta::v1::ObjectMeta;
 /// The component name Events carry, as kube-scheduler's.
 pub const COMPONENT: &str = "default-scheduler";
 
+/// How many recent Events are remembered for counting repeats.
+const MAX_REMEMBERED: usize = 10_000;
+
 #[derive(Debug)]
 pub struct Recorder {
     client: Client,
@@ -77,7 +80,12 @@ impl Recorder {
         };
         match events.create(event).await {
             Ok(_) => {
-                self.seen.lock().insert(key, name);
+                let mut seen = self.seen.lock();
+                if seen.len() >= MAX_REMEMBERED {
+                    // Forgetting only means a later repeat starts a new Event instead of counting.
+                    seen.clear();
+                }
+                seen.insert(key, name);
             }
             Err(e) => tracing::debug!(error = %e, reason, "recording an event failed"),
         }
