@@ -146,3 +146,52 @@ async fn the_pause_image_is_imported_from_the_binary_and_runs() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("pause (podium) "));
 }
+
+/// The sandbox life cycle every runtime must follow; run on Docker and on the fake, so the
+/// fake the unit tests use behaves like the real thing.
+async fn sandbox_life_cycle<R: podium_agent::runtime::ContainerRuntime>(runtime: &R, image: &str, tag: &str) {
+    use podium_agent::runtime::{SandboxConfig, SandboxNetwork};
+
+    let network = format!("podium-test-{tag}");
+    runtime.ensure_network(&network).await.unwrap();
+    runtime.ensure_network(&network).await.unwrap();
+    let config = SandboxConfig {
+        name: format!("podium-test-sandbox-{tag}"),
+        image: image.to_owned(),
+        hostname: "web-0".into(),
+        network: SandboxNetwork::Pod(network.clone()),
+        host_ipc: false,
+        host_pid: false,
+        labels: [("io.podium.pod.uid".to_owned(), tag.to_owned())].into(),
+        ports: Vec::new(),
+    };
+    let id = runtime.run_sandbox(&config).await.unwrap();
+    let status = runtime.sandbox_status(&id).await.unwrap().expect("the sandbox exists");
+    assert!(status.running);
+    assert!(status.ip.is_some(), "the sandbox has a pod IP");
+    assert_eq!(status.labels["io.podium.pod.uid"], tag);
+    assert!(runtime.run_sandbox(&config).await.is_err(), "names are unique");
+    runtime.stop_sandbox(&id, 5).await.unwrap();
+    assert!(!runtime.sandbox_status(&id).await.unwrap().unwrap().running);
+    runtime.remove_sandbox(&id).await.unwrap();
+    assert!(runtime.sandbox_status(&id).await.unwrap().is_none());
+    runtime.remove_sandbox(&id).await.unwrap();
+    runtime.stop_sandbox(&id, 5).await.unwrap();
+}
+
+#[tokio::test]
+async fn sandboxes_run_stop_and_go_on_docker_and_on_the_fake() {
+    use podium_agent::pause::ensure_pause_image;
+    use podium_agent::runtime::FakeRuntime;
+
+    let tag = format!("{}", std::process::id());
+    sandbox_life_cycle(&FakeRuntime::default(), "podium/pause:test", &tag).await;
+
+    let docker = DockerRuntime::connect(DEFAULT_DOCKER_HOST).await.unwrap();
+    let image = ensure_pause_image(&docker, &pause_binary()).await.unwrap();
+    sandbox_life_cycle(&docker, &image, &tag).await;
+    let _ = Command::new("docker")
+        .args(["network", "rm", &format!("podium-test-{tag}")])
+        .output();
+    let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
+}

@@ -1,11 +1,33 @@
 //! `ContainerRuntime` on Docker Engine, through bollard with the API version negotiated (the
 //! daemon may be older than bollard's default).
 
+use std::collections::HashMap;
+
 use bollard::Docker;
-use bollard::query_parameters::{CreateImageOptionsBuilder, ListImagesOptions};
+use bollard::models::{
+    ContainerCreateBody, HostConfig, NetworkCreateRequest, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptionsBuilder, InspectContainerOptions, InspectNetworkOptions,
+    ListImagesOptions, RemoveContainerOptions, StartContainerOptions, StopContainerOptions,
+};
 use futures::StreamExt;
 
-use super::{ContainerRuntime, Image, Result, RuntimeError, RuntimeVersion};
+use super::{
+    ContainerRuntime, Image, Result, RuntimeError, RuntimeVersion, SandboxConfig, SandboxNetwork, SandboxStatus,
+};
+
+/// Docker's out-of-memory score for sandboxes, as Kubernetes sets it: killed last.
+const SANDBOX_OOM_SCORE_ADJ: i64 = -998;
+/// The sandbox's CPU shares: it only sleeps.
+const SANDBOX_CPU_SHARES: i64 = 2;
+
+fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }
+    )
+}
 
 /// Seconds a Docker API call may take.
 const TIMEOUT_SECONDS: u64 = 120;
@@ -46,6 +68,26 @@ impl DockerRuntime {
 
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+}
+
+impl DockerRuntime {
+    /// Creates and starts a container; a container that does not start is removed again.
+    async fn create_and_start(&self, name: &str, body: ContainerCreateBody) -> Result<String> {
+        let options = CreateContainerOptions {
+            name: Some(name.to_owned()),
+            ..Default::default()
+        };
+        let created = self.docker.create_container(Some(options), body).await.map_err(other)?;
+        if let Err(e) = self
+            .docker
+            .start_container(&created.id, None::<StartContainerOptions>)
+            .await
+        {
+            let _ = self.remove_sandbox(&created.id).await;
+            return Err(other(e));
+        }
+        Ok(created.id)
     }
 }
 
@@ -110,5 +152,135 @@ impl ContainerRuntime for DockerRuntime {
             }
         }
         Ok(())
+    }
+
+    async fn ensure_network(&self, name: &str) -> Result<()> {
+        match self.docker.inspect_network(name, None::<InspectNetworkOptions>).await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(other(e)),
+        }
+        let request = NetworkCreateRequest {
+            name: name.to_owned(),
+            driver: Some("bridge".into()),
+            labels: Some([("io.podium.network".to_owned(), "pods".to_owned())].into()),
+            ..Default::default()
+        };
+        match self.docker.create_network(request).await {
+            Ok(_) => Ok(()),
+            // Another agent on the same daemon created it first.
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+            Err(e) => Err(other(e)),
+        }
+    }
+
+    async fn run_sandbox(&self, config: &SandboxConfig) -> Result<String> {
+        let (network_mode, hostname) = match &config.network {
+            SandboxNetwork::Pod(name) => (name.clone(), Some(config.hostname.clone())),
+            SandboxNetwork::Host => ("host".to_owned(), None),
+        };
+        let mut exposed = Vec::new();
+        let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+        for port in &config.ports {
+            let key = format!("{}/{}", port.container_port, port.protocol.to_ascii_lowercase());
+            exposed.push(key.clone());
+            let binding = PortBinding {
+                host_ip: (!port.host_ip.is_empty()).then(|| port.host_ip.clone()),
+                host_port: Some(port.host_port.to_string()),
+            };
+            bindings
+                .entry(key)
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(binding);
+        }
+        let body = ContainerCreateBody {
+            image: Some(config.image.clone()),
+            hostname,
+            labels: Some(config.labels.clone().into_iter().collect()),
+            exposed_ports: (!exposed.is_empty()).then_some(exposed),
+            host_config: Some(HostConfig {
+                network_mode: Some(network_mode),
+                ipc_mode: Some(if config.host_ipc { "host" } else { "shareable" }.to_owned()),
+                pid_mode: config.host_pid.then(|| "host".to_owned()),
+                // The agent owns restarts.
+                restart_policy: Some(RestartPolicy {
+                    name: Some(RestartPolicyNameEnum::NO),
+                    maximum_retry_count: None,
+                }),
+                oom_score_adj: Some(SANDBOX_OOM_SCORE_ADJ),
+                cpu_shares: Some(SANDBOX_CPU_SHARES),
+                port_bindings: (!bindings.is_empty()).then_some(bindings),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        match self.create_and_start(&config.name, body.clone()).await {
+            Ok(id) => Ok(id),
+            Err(first) => {
+                // Daemons without CAP_SYS_RESOURCE (rootless, or nested in a container) cannot
+                // lower the OOM score; the sandbox then runs with the default score.
+                tracing::warn!(sandbox = %config.name, error = %first, "starting the sandbox failed; retrying without a lowered OOM score");
+                let mut body = body;
+                if let Some(host) = body.host_config.as_mut() {
+                    host.oom_score_adj = None;
+                }
+                self.create_and_start(&config.name, body).await
+            }
+        }
+    }
+
+    async fn sandbox_status(&self, id: &str) -> Result<Option<SandboxStatus>> {
+        let inspect = match self.docker.inspect_container(id, None::<InspectContainerOptions>).await {
+            Ok(inspect) => inspect,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(other(e)),
+        };
+        let running = inspect.state.as_ref().and_then(|s| s.running).unwrap_or(false);
+        let ip = inspect
+            .network_settings
+            .and_then(|n| n.networks)
+            .into_iter()
+            .flat_map(|networks| networks.into_values())
+            .filter_map(|endpoint| endpoint.ip_address)
+            .find(|ip| !ip.is_empty());
+        let labels = inspect
+            .config
+            .and_then(|c| c.labels)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        Ok(Some(SandboxStatus {
+            id: inspect.id.unwrap_or_else(|| id.to_owned()),
+            running,
+            ip,
+            labels,
+        }))
+    }
+
+    async fn stop_sandbox(&self, id: &str, timeout_seconds: i64) -> Result<()> {
+        let options = StopContainerOptions {
+            t: Some(i32::try_from(timeout_seconds).unwrap_or(i32::MAX)),
+            signal: None,
+        };
+        match self.docker.stop_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(e) => Err(other(e)),
+        }
+    }
+
+    async fn remove_sandbox(&self, id: &str) -> Result<()> {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(other(e)),
+        }
     }
 }

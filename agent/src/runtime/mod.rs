@@ -28,6 +28,51 @@ impl RuntimeVersion {
     }
 }
 
+/// The network a sandbox joins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SandboxNetwork {
+    /// The cluster's pod network (a Docker bridge network of this name).
+    Pod(String),
+    /// The node's own network namespace (`hostNetwork`).
+    Host,
+}
+
+/// A published host port (`hostPort`), which belongs on the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPortMapping {
+    pub container_port: i32,
+    pub host_port: i32,
+    /// `TCP`, `UDP` or `SCTP`.
+    pub protocol: String,
+    /// Empty for every address.
+    pub host_ip: String,
+}
+
+/// How to run a pod's sandbox (pause) container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxConfig {
+    /// The container's name, unique per pod and attempt.
+    pub name: String,
+    pub image: String,
+    /// The pod's hostname (ignored on the host network).
+    pub hostname: String,
+    pub network: SandboxNetwork,
+    pub host_ipc: bool,
+    pub host_pid: bool,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub ports: Vec<HostPortMapping>,
+}
+
+/// What the runtime says about a sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxStatus {
+    pub id: String,
+    pub running: bool,
+    /// The pod IP on the pod network.
+    pub ip: Option<String>,
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
 /// An image the runtime holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
@@ -59,4 +104,14 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         rootfs_tar: Vec<u8>,
         changes: Vec<String>,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Creates the pod network (a bridge network) if it does not exist.
+    fn ensure_network(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Creates and starts a sandbox; returns its id.
+    fn run_sandbox(&self, config: &SandboxConfig) -> impl Future<Output = Result<String>> + Send;
+    /// The sandbox's state; `None` when it does not exist.
+    fn sandbox_status(&self, id: &str) -> impl Future<Output = Result<Option<SandboxStatus>>> + Send;
+    /// Stops a sandbox, killing it after `timeout_seconds`; a missing one is already stopped.
+    fn stop_sandbox(&self, id: &str, timeout_seconds: i64) -> impl Future<Output = Result<()>> + Send;
+    /// Removes a sandbox; a missing one is already removed.
+    fn remove_sandbox(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
 }
