@@ -195,3 +195,95 @@ async fn sandboxes_run_stop_and_go_on_docker_and_on_the_fake() {
         .output();
     let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
 }
+
+/// A test image holding only Debian's static busybox (no registry: imported from a tar).
+async fn busybox_image(docker: &DockerRuntime) -> String {
+    use podium_agent::runtime::tar::single_file_tar;
+
+    let binary = std::fs::read("/bin/busybox").expect("busybox-static is installed (bash .ci/run installs it)");
+    let reference = "podium-test/busybox:latest".to_owned();
+    docker
+        .import_image(&reference, single_file_tar("busybox", 0o755, &binary), Vec::new())
+        .await
+        .unwrap();
+    reference
+}
+
+#[tokio::test]
+async fn containers_join_their_sandbox_and_report_how_they_ended() {
+    use podium_agent::pause::ensure_pause_image;
+    use podium_agent::runtime::{ContainerConfig, ContainerState, SandboxConfig, SandboxNetwork};
+
+    let docker = DockerRuntime::connect(DEFAULT_DOCKER_HOST).await.unwrap();
+    let tag = format!("c{}", std::process::id());
+    let network = format!("podium-test-{tag}");
+    docker.ensure_network(&network).await.unwrap();
+    let pause = ensure_pause_image(&docker, &pause_binary()).await.unwrap();
+    let busybox = busybox_image(&docker).await;
+    let sandbox = docker
+        .run_sandbox(&SandboxConfig {
+            name: format!("podium-test-sandbox-{tag}"),
+            image: pause.clone(),
+            hostname: "web-0".into(),
+            network: SandboxNetwork::Pod(network.clone()),
+            host_ipc: false,
+            host_pid: false,
+            labels: Default::default(),
+            ports: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let container = |name: &str, script: &str| ContainerConfig {
+        name: format!("podium-test-{name}-{tag}"),
+        image: busybox.clone(),
+        command: vec!["/busybox".into(), "sh".into(), "-c".into(), script.into()],
+        env: vec![("GREETING".into(), "hi".into())],
+        ..Default::default()
+    };
+    // Exit code and reason of a failing container; it sees the pod's hostname and its env.
+    let failing = docker
+        .create_container(
+            &sandbox,
+            &container(
+                "fail",
+                "[ \"$(/busybox hostname)\" = web-0 ] && [ \"$GREETING\" = hi ] && exit 3",
+            ),
+        )
+        .await
+        .unwrap();
+    docker.start_container(&failing).await.unwrap();
+    let mut status = None;
+    for _ in 0..100 {
+        let s = docker.container_status(&failing).await.unwrap().unwrap();
+        if s.state == ContainerState::Exited {
+            status = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = status.expect("the container exits");
+    assert_eq!((status.exit_code, status.reason.as_str()), (Some(3), "Error"));
+    assert!(status.started_at.is_some() && status.finished_at.is_some());
+    // A long-running one stops when asked.
+    let sleeper = docker
+        .create_container(&sandbox, &container("sleep", "/busybox sleep 60"))
+        .await
+        .unwrap();
+    docker.start_container(&sleeper).await.unwrap();
+    assert_eq!(
+        docker.container_status(&sleeper).await.unwrap().unwrap().state,
+        ContainerState::Running
+    );
+    docker.stop_container(&sleeper, 1, None).await.unwrap();
+    assert_eq!(
+        docker.container_status(&sleeper).await.unwrap().unwrap().state,
+        ContainerState::Exited
+    );
+    for id in [&failing, &sleeper] {
+        docker.remove_container(id).await.unwrap();
+        assert!(docker.container_status(id).await.unwrap().is_none());
+    }
+    docker.remove_sandbox(&sandbox).await.unwrap();
+    let _ = Command::new("docker").args(["network", "rm", &network]).output();
+    let _ = Command::new("docker").args(["rmi", "-f", &pause, &busybox]).output();
+}

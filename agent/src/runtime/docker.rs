@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use bollard::Docker;
 use bollard::models::{
-    ContainerCreateBody, HostConfig, NetworkCreateRequest, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, ContainerStateStatusEnum, HealthConfig, HostConfig, NetworkCreateRequest, PortBinding,
+    RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptionsBuilder, InspectContainerOptions, InspectNetworkOptions,
@@ -14,7 +15,8 @@ use bollard::query_parameters::{
 use futures::StreamExt;
 
 use super::{
-    ContainerRuntime, Image, Result, RuntimeError, RuntimeVersion, SandboxConfig, SandboxNetwork, SandboxStatus,
+    ContainerConfig, ContainerRuntime, ContainerState, ContainerStatus, Image, Result, RuntimeError, RuntimeVersion,
+    SandboxConfig, SandboxNetwork, SandboxStatus, exit_reason,
 };
 
 /// Docker's out-of-memory score for sandboxes, as Kubernetes sets it: killed last.
@@ -282,5 +284,111 @@ impl ContainerRuntime for DockerRuntime {
             Err(e) if is_not_found(&e) => Ok(()),
             Err(e) => Err(other(e)),
         }
+    }
+
+    async fn create_container(&self, sandbox_id: &str, config: &ContainerConfig) -> Result<String> {
+        let joined = format!("container:{sandbox_id}");
+        let body = ContainerCreateBody {
+            image: Some(config.image.clone()),
+            entrypoint: (!config.command.is_empty()).then(|| config.command.clone()),
+            cmd: (!config.args.is_empty()).then(|| config.args.clone()),
+            working_dir: (!config.working_dir.is_empty()).then(|| config.working_dir.clone()),
+            env: Some(config.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(config.labels.clone().into_iter().collect()),
+            tty: Some(config.tty),
+            open_stdin: Some(config.stdin),
+            // The agent runs the probes.
+            healthcheck: Some(HealthConfig {
+                test: Some(vec!["NONE".into()]),
+                ..Default::default()
+            }),
+            host_config: Some(HostConfig {
+                network_mode: Some(joined.clone()),
+                ipc_mode: Some(joined.clone()),
+                pid_mode: config.share_process_namespace.then_some(joined),
+                // The agent owns restarts.
+                restart_policy: Some(RestartPolicy {
+                    name: Some(RestartPolicyNameEnum::NO),
+                    maximum_retry_count: None,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptions {
+            name: Some(config.name.clone()),
+            ..Default::default()
+        };
+        Ok(self
+            .docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(other)?
+            .id)
+    }
+
+    async fn start_container(&self, id: &str) -> Result<()> {
+        self.docker
+            .start_container(id, None::<StartContainerOptions>)
+            .await
+            .map_err(other)
+    }
+
+    async fn stop_container(&self, id: &str, timeout_seconds: i64, signal: Option<&str>) -> Result<()> {
+        let options = StopContainerOptions {
+            t: Some(i32::try_from(timeout_seconds).unwrap_or(i32::MAX)),
+            signal: signal.map(str::to_owned),
+        };
+        match self.docker.stop_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(e) => Err(other(e)),
+        }
+    }
+
+    async fn remove_container(&self, id: &str) -> Result<()> {
+        self.remove_sandbox(id).await
+    }
+
+    async fn container_status(&self, id: &str) -> Result<Option<ContainerStatus>> {
+        let inspect = match self.docker.inspect_container(id, None::<InspectContainerOptions>).await {
+            Ok(inspect) => inspect,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(other(e)),
+        };
+        let state = inspect.state.unwrap_or_default();
+        let kind = match state.status {
+            Some(ContainerStateStatusEnum::CREATED) => ContainerState::Created,
+            Some(
+                ContainerStateStatusEnum::RUNNING
+                | ContainerStateStatusEnum::PAUSED
+                | ContainerStateStatusEnum::RESTARTING,
+            ) => ContainerState::Running,
+            _ => ContainerState::Exited,
+        };
+        let exited = kind == ContainerState::Exited;
+        let exit_code = exited.then(|| state.exit_code.unwrap_or(0));
+        let reason = match exit_code {
+            Some(code) => exit_reason(code, state.oom_killed.unwrap_or(false)).to_owned(),
+            None => String::new(),
+        };
+        let real_time = |t: Option<String>| t.filter(|t| !t.starts_with("0001-"));
+        Ok(Some(ContainerStatus {
+            id: inspect.id.unwrap_or_else(|| id.to_owned()),
+            state: kind,
+            exit_code,
+            reason,
+            message: state.error.unwrap_or_default(),
+            started_at: real_time(state.started_at),
+            finished_at: if exited { real_time(state.finished_at) } else { None },
+            image_id: inspect.image.unwrap_or_default(),
+            labels: inspect
+                .config
+                .and_then(|c| c.labels)
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+        }))
     }
 }

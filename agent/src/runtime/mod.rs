@@ -73,6 +73,56 @@ pub struct SandboxStatus {
     pub labels: std::collections::BTreeMap<String, String>,
 }
 
+/// How to create an app (or init) container inside a sandbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerConfig {
+    pub name: String,
+    pub image: String,
+    /// The entrypoint (Kubernetes' `command`); empty keeps the image's.
+    pub command: Vec<String>,
+    /// The arguments (Kubernetes' `args`); empty keeps the image's when `command` is empty.
+    pub args: Vec<String>,
+    pub working_dir: String,
+    pub env: Vec<(String, String)>,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub tty: bool,
+    pub stdin: bool,
+    /// Join the sandbox's PID namespace (`shareProcessNamespace`).
+    pub share_process_namespace: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerState {
+    Created,
+    Running,
+    Exited,
+}
+
+/// What the runtime says about a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerStatus {
+    pub id: String,
+    pub state: ContainerState,
+    pub exit_code: Option<i64>,
+    /// For an exited container: `Completed`, `Error` or `OOMKilled`, as Kubernetes names them.
+    pub reason: String,
+    pub message: String,
+    /// RFC 3339 times, as the runtime reports them.
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub image_id: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// Kubernetes' reason for a container that exited.
+pub fn exit_reason(exit_code: i64, oom_killed: bool) -> &'static str {
+    match (oom_killed, exit_code) {
+        (true, _) => "OOMKilled",
+        (false, 0) => "Completed",
+        _ => "Error",
+    }
+}
+
 /// An image the runtime holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
@@ -114,4 +164,22 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     fn stop_sandbox(&self, id: &str, timeout_seconds: i64) -> impl Future<Output = Result<()>> + Send;
     /// Removes a sandbox; a missing one is already removed.
     fn remove_sandbox(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Creates a container that joins the sandbox's network and IPC (and, when asked, PID)
+    /// namespaces; returns its id.
+    fn create_container(
+        &self,
+        sandbox_id: &str,
+        config: &ContainerConfig,
+    ) -> impl Future<Output = Result<String>> + Send;
+    fn start_container(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Sends `signal` (SIGTERM when `None`), then kills after `timeout_seconds`.
+    fn stop_container(
+        &self,
+        id: &str,
+        timeout_seconds: i64,
+        signal: Option<&str>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn remove_container(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// The container's state; `None` when it does not exist.
+    fn container_status(&self, id: &str) -> impl Future<Output = Result<Option<ContainerStatus>>> + Send;
 }
