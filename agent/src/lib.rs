@@ -9,7 +9,9 @@
 //! - `node`: the Node and its Lease; `node::host` reads the machine's facts.
 //! - `runtime`: the `ContainerRuntime` trait, on Docker and in memory (`FakeRuntime`).
 //! - `pause`: the pause image, imported from the `pause` binary when Docker lacks it.
+//! - `pod`: what a Pod becomes in its sandbox: `/etc/hosts` and `/etc/resolv.conf`.
 
 pub mod node;
 pub mod pause;
+pub mod pod;
 pub mod runtime;
