@@ -11,6 +11,23 @@ use podium_client::{Client, ListParams, Reflector, ReflectorEvent};
 use podium_proto::k8s::core::v1::Pod;
 use tokio_util::sync::CancellationToken;
 
+/// The next `n` reflector events, as `+name` (applied) and `-name` (deleted).
+async fn next_events(events: &mut tokio::sync::broadcast::Receiver<ReflectorEvent<Pod>>, n: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    let collect = async {
+        while seen.len() < n {
+            match events.recv().await.unwrap() {
+                ReflectorEvent::Applied(p) => seen.push(format!("+{}", p.metadata.unwrap().name)),
+                ReflectorEvent::Deleted(p) => seen.push(format!("-{}", p.metadata.unwrap().name)),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), collect)
+        .await
+        .expect("the events arrive");
+    seen
+}
+
 #[tokio::test]
 async fn a_killed_apiserver_keeps_every_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
@@ -69,18 +86,7 @@ async fn a_reflector_resumes_across_a_restart_without_gaps_or_repeats() {
     pods.delete("during-1", Default::default()).await.unwrap();
     pods.create(pod("after-2")).await.unwrap();
 
-    let mut seen = Vec::new();
-    let collect = async {
-        while seen.len() < 5 {
-            match events.recv().await.unwrap() {
-                ReflectorEvent::Applied(p) => seen.push(format!("+{}", p.metadata.unwrap().name)),
-                ReflectorEvent::Deleted(p) => seen.push(format!("-{}", p.metadata.unwrap().name)),
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(20), collect)
-        .await
-        .expect("events arrive");
+    let seen = next_events(&mut events, 5).await;
     assert_eq!(seen, ["+before", "+during-1", "+after-1", "-during-1", "+after-2"]);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(events.try_recv().is_err(), "nothing repeated");
@@ -133,18 +139,7 @@ async fn a_reflector_relists_when_its_resource_version_is_compacted() {
     }
 
     let second = TestServer::start_at(dir.path(), addr, small).await;
-    let mut seen = Vec::new();
-    let collect = async {
-        while seen.len() < 8 {
-            match events.recv().await.unwrap() {
-                ReflectorEvent::Applied(p) => seen.push(format!("+{}", p.metadata.unwrap().name)),
-                ReflectorEvent::Deleted(p) => seen.push(format!("-{}", p.metadata.unwrap().name)),
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(20), collect)
-        .await
-        .expect("relist events arrive");
+    let seen = next_events(&mut events, 8).await;
     assert_eq!(seen, ["+a", "-a", "+b", "+c", "+d", "+e", "+f", "+g"]);
     let mut cached: Vec<String> = reflector
         .snapshot()

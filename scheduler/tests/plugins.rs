@@ -1,18 +1,18 @@
 //! Each default plugin, end to end: nodes and pods registered through the apiserver, the
 //! scheduler running, and the pod's placement (or its Kubernetes message) checked.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use podium_apiserver::{Config as ServerConfig, start};
-use podium_client::Client;
+use common::Cluster;
 use podium_proto::k8s::core::v1::{
     Affinity, Container, ContainerImage, ContainerPort, Node, NodeAffinity, NodeSelectorRequirement, NodeSelectorTerm,
     NodeSpec, NodeStatus, Pod, PodAffinity, PodAffinityTerm, PodSpec, PreferredSchedulingTerm, ResourceRequirements,
     Taint, TopologySpreadConstraint,
 };
 use podium_proto::k8s::meta::v1::{LabelSelector, ObjectMeta, Quantity};
-use tokio_util::sync::CancellationToken;
 
 fn node(name: &str, labels: &[(&str, &str)]) -> Node {
     let allocatable: BTreeMap<String, Quantity> = [
@@ -82,16 +82,8 @@ fn selector(labels: &[(&str, &str)]) -> Option<LabelSelector> {
 /// Where the scheduler puts `incoming` given `nodes` and already-running `existing` pods:
 /// `Ok(node)` or `Err(the PodScheduled=False message)`.
 async fn place(nodes: Vec<Node>, existing: Vec<Pod>, incoming: Pod) -> Result<String, String> {
-    let dir = tempfile::tempdir().unwrap();
-    let server_stop = CancellationToken::new();
-    let server = start(
-        ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_owned()),
-        server_stop.clone(),
-    )
-    .await
-    .unwrap();
-    let url = format!("http://{}", server.local_addr);
-    let client = Client::new(&url).unwrap();
+    let cluster = Cluster::start().await;
+    let client = cluster.client.clone();
     for n in nodes {
         client.resource::<Node>("").create(n).await.unwrap();
     }
@@ -99,11 +91,7 @@ async fn place(nodes: Vec<Node>, existing: Vec<Pod>, incoming: Pod) -> Result<St
     for p in existing {
         pods.create(p).await.unwrap();
     }
-    let stop = CancellationToken::new();
-    {
-        let stop = stop.clone();
-        tokio::spawn(async move { podium_scheduler::run(podium_scheduler::Config::new(&url), stop).await });
-    }
+    let stop = cluster.scheduler(|_| {});
     let name = incoming.metadata.as_ref().unwrap().name.clone();
     pods.create(incoming).await.unwrap();
     let mut outcome = Err("nothing happened".to_owned());
@@ -125,8 +113,7 @@ async fn place(nodes: Vec<Node>, existing: Vec<Pod>, incoming: Pod) -> Result<St
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop.cancel();
-    server_stop.cancel();
-    server.wait().await.unwrap();
+    cluster.stop().await;
     outcome
 }
 
@@ -287,16 +274,8 @@ async fn image_locality_prefers_nodes_with_the_image() {
 async fn anti_affinity_namespace_selectors_match_namespace_labels() {
     use podium_proto::k8s::core::v1::{Namespace, PodAntiAffinity};
 
-    let dir = tempfile::tempdir().unwrap();
-    let server_stop = CancellationToken::new();
-    let server = start(
-        ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_owned()),
-        server_stop.clone(),
-    )
-    .await
-    .unwrap();
-    let url = format!("http://{}", server.local_addr);
-    let client = Client::new(&url).unwrap();
+    let cluster = Cluster::start().await;
+    let client = cluster.client.clone();
     for n in [node("a", &[]), node("b", &[])] {
         client.resource::<Node>("").create(n).await.unwrap();
     }
@@ -320,12 +299,7 @@ async fn anti_affinity_namespace_selectors_match_namespace_labels() {
         .create(cpu(on(pod("busy", &[]), "b"), "3"))
         .await
         .unwrap();
-    let stop = CancellationToken::new();
-    {
-        let stop = stop.clone();
-        let url = url.clone();
-        tokio::spawn(async move { podium_scheduler::run(podium_scheduler::Config::new(&url), stop).await });
-    }
+    let stop = cluster.scheduler(|_| {});
     // Away from db pods in any namespace labelled team=a: only node b qualifies.
     let mut p = pod("away", &[]);
     p.spec.as_mut().unwrap().affinity = Some(Affinity {
@@ -352,6 +326,5 @@ async fn anti_affinity_namespace_selectors_match_namespace_labels() {
     }
     assert_eq!(bound, "b");
     stop.cancel();
-    server_stop.cancel();
-    server.wait().await.unwrap();
+    cluster.stop().await;
 }

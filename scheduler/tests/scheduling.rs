@@ -1,57 +1,20 @@
 //! The scheduler against an in-process apiserver with hand-registered nodes (no agents).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use podium_apiserver::{Config as ServerConfig, RunningServer, start};
-use podium_client::{Client, ListParams};
+use common::Cluster;
+use podium_client::ListParams;
 use podium_proto::k8s::core::v1::{
     Container, Event, Node, NodeSpec, NodeStatus, Pod, PodSpec, ResourceRequirements, Taint, Toleration,
 };
 use podium_proto::k8s::meta::v1::{DeleteOptions, ObjectMeta, Preconditions, Quantity};
 use podium_proto::k8s::scheduling::v1::PriorityClass;
-use podium_scheduler::Config;
 use podium_scheduler::leader::LeaseTimings;
-use tokio_util::sync::CancellationToken;
-
-struct Cluster {
-    _dir: tempfile::TempDir,
-    server: RunningServer,
-    server_stop: CancellationToken,
-    client: Client,
-    url: String,
-}
 
 impl Cluster {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let server_stop = CancellationToken::new();
-        let server = start(
-            ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_owned()),
-            server_stop.clone(),
-        )
-        .await
-        .unwrap();
-        let url = format!("http://{}", server.local_addr);
-        let client = Client::new(&url).unwrap();
-        Cluster {
-            _dir: dir,
-            server,
-            server_stop,
-            client,
-            url,
-        }
-    }
-
-    fn scheduler(&self, configure: impl FnOnce(&mut Config)) -> CancellationToken {
-        let mut config = Config::new(&self.url);
-        configure(&mut config);
-        let stop = CancellationToken::new();
-        let token = stop.clone();
-        tokio::spawn(async move { podium_scheduler::run(config, token).await });
-        stop
-    }
-
     async fn add_node(&self, name: &str, cpu: &str, labels: &[(&str, &str)], taints: Vec<Taint>) {
         let allocatable: BTreeMap<String, Quantity> = [
             ("cpu".to_owned(), Quantity::new(cpu)),
@@ -113,11 +76,6 @@ impl Cluster {
             .await
             .unwrap();
         list.items.into_iter().filter(|e| e.reason == reason).collect()
-    }
-
-    async fn stop(self) {
-        self.server_stop.cancel();
-        self.server.wait().await.unwrap();
     }
 }
 
@@ -463,50 +421,12 @@ async fn anti_affinity_spreads_replicas_over_nodes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduling_carries_on_across_an_apiserver_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let addr = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
-    let start_server = || async {
-        let stop = CancellationToken::new();
-        let server = start(ServerConfig::new(addr, dir.path().to_owned()), stop.clone())
-            .await
-            .unwrap();
-        (server, stop)
-    };
-    let (server, server_stop) = start_server().await;
-    let url = format!("http://{addr}");
-    let client = Client::new(&url).unwrap();
-    let cluster = Cluster {
-        _dir: tempfile::tempdir().unwrap(),
-        server,
-        server_stop,
-        client,
-        url,
-    };
+    let cluster = Cluster::start().await;
     cluster.add_node("n1", "4", &[], vec![]).await;
     let stop = cluster.scheduler(|_| {});
     cluster.create(pod("before", "100m")).await;
     assert_eq!(cluster.node_of("before").await, "n1");
-    let Cluster {
-        server,
-        server_stop,
-        client,
-        url,
-        _dir,
-    } = cluster;
-    server_stop.cancel();
-    server.wait().await.unwrap();
-
-    let (server, server_stop) = start_server().await;
-    let cluster = Cluster {
-        _dir,
-        server,
-        server_stop,
-        client,
-        url,
-    };
+    let cluster = cluster.restart().await;
     cluster.create(pod("after", "100m")).await;
     assert_eq!(
         cluster.node_of("after").await,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use podium_proto::k8s::core::v1::{Container, Node, NodeStatus, Pod, PodSpec, ResourceRequirements, Taint, Toleration};
 use podium_proto::k8s::meta::v1::{ObjectMeta, Quantity};
 
-use crate::framework::{NodeInfo, PodInfo};
+use crate::framework::{Code, CycleState, FilterPlugin, NodeInfo, PodInfo, PreFilterPlugin};
 
 /// A resource list from (name, quantity) pairs.
 pub fn resource_list(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
@@ -71,4 +71,31 @@ pub fn toleration(key: &str, operator: &str, value: &str, effect: &str) -> Toler
         effect: effect.into(),
         ..Default::default()
     }
+}
+
+/// A node's info with these pods on it.
+pub fn node_info(node: Node, pods: Vec<Pod>) -> Arc<NodeInfo> {
+    let mut info = NodeInfo::new(Arc::new(node));
+    for pod in pods {
+        info.add_pod(Arc::new(PodInfo::new(Arc::new(pod))));
+    }
+    Arc::new(info)
+}
+
+/// A plugin's pre-filter code, then its filter's (code, reasons) on every node.
+pub fn filter_all<P: PreFilterPlugin + FilterPlugin>(
+    plugin: &P,
+    pod: &Pod,
+    nodes: &[Arc<NodeInfo>],
+) -> (Code, Vec<(Code, String)>) {
+    let mut state = CycleState::default();
+    let pre = plugin.pre_filter(&mut state, pod, nodes);
+    let results = nodes
+        .iter()
+        .map(|n| {
+            let status = plugin.filter(&state, pod, n);
+            (status.code, status.reasons.join("; "))
+        })
+        .collect();
+    (pre.code, results)
 }

@@ -8,7 +8,7 @@ use podium_proto::k8s::core::v1::{Affinity, Node, PodAffinity, PodAntiAffinity, 
 use podium_proto::k8s::meta::v1::{LabelSelector, ObjectMeta};
 
 use super::*;
-use crate::framework::{Code, PodInfo};
+use crate::framework::Code;
 
 const ZONE: &str = "zone";
 const HOSTNAME: &str = "kubernetes.io/hostname";
@@ -93,25 +93,12 @@ fn node(name: &str, zone: Option<&str>, pods: Vec<Pod>) -> Arc<NodeInfo> {
         }),
         ..Default::default()
     };
-    let mut info = NodeInfo::new(Arc::new(node));
-    for pod in pods {
-        info.add_pod(Arc::new(PodInfo::new(Arc::new(pod))));
-    }
-    Arc::new(info)
+    crate::plugins::testing::node_info(node, pods)
 }
 
 /// The pre-filter's code, then the filter's (code, reason) on every node.
 fn filter_all(pod: &Pod, nodes: &[Arc<NodeInfo>]) -> (Code, Vec<(Code, String)>) {
-    let mut state = CycleState::default();
-    let pre = InterPodAffinity.pre_filter(&mut state, pod, nodes);
-    let results = nodes
-        .iter()
-        .map(|n| {
-            let status = InterPodAffinity.filter(&state, pod, n);
-            (status.code, status.reasons.join("; "))
-        })
-        .collect();
-    (pre.code, results)
+    crate::plugins::testing::filter_all(&InterPodAffinity, pod, nodes)
 }
 
 /// Normalised scores with every node feasible.

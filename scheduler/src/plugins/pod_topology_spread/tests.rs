@@ -84,25 +84,12 @@ fn tainted(name: &str, extra: &[(&str, &str)], taints: &[Taint], pods: Vec<Pod>)
         }),
         ..Default::default()
     };
-    let mut info = NodeInfo::new(Arc::new(node));
-    for pod in pods {
-        info.add_pod(Arc::new(PodInfo::new(Arc::new(pod))));
-    }
-    Arc::new(info)
+    crate::plugins::testing::node_info(node, pods)
 }
 
 /// The pre-filter's code, then the filter's (code, reason) on every node.
 fn filter_all(pod: &Pod, nodes: &[Arc<NodeInfo>]) -> (Code, Vec<(Code, String)>) {
-    let mut state = CycleState::default();
-    let pre = PodTopologySpread.pre_filter(&mut state, pod, nodes);
-    let results = nodes
-        .iter()
-        .map(|n| {
-            let status = PodTopologySpread.filter(&state, pod, n);
-            (status.code, status.reasons.join("; "))
-        })
-        .collect();
-    (pre.code, results)
+    crate::plugins::testing::filter_all(&PodTopologySpread, pod, nodes)
 }
 
 /// Normalised scores of the `feasible` nodes (indexes into `all`).
