@@ -30,8 +30,10 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// One client's request.
 pub trait Request: Send + 'static {
-    /// An untimed call that opens the connection.
-    fn warm_up(&mut self) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// An untimed call that opens the connection; by default, a call that is not counted.
+    fn warm_up(&mut self) -> impl Future<Output = anyhow::Result<()>> + Send {
+        self.call(0)
+    }
     /// Request number `i`.
     fn call(&mut self, i: u64) -> impl Future<Output = anyhow::Result<()>> + Send;
 }

@@ -176,11 +176,6 @@ struct RestGet {
 }
 
 impl Request for RestGet {
-    async fn warm_up(&mut self) -> anyhow::Result<()> {
-        self.pods.get(&self.name).await?;
-        Ok(())
-    }
-
     async fn call(&mut self, _: u64) -> anyhow::Result<()> {
         self.pods.get(&self.name).await?;
         Ok(())
@@ -194,11 +189,6 @@ struct GrpcGet {
 }
 
 impl Request for GrpcGet {
-    async fn warm_up(&mut self) -> anyhow::Result<()> {
-        self.pods.get(&self.name).await?;
-        Ok(())
-    }
-
     async fn call(&mut self, _: u64) -> anyhow::Result<()> {
         self.pods.get(&self.name).await?;
         Ok(())
