@@ -1,9 +1,9 @@
 //! The `agent` binary: flags, logging and signals around the agent library.
 //!
-//! So far the agent imports the pause image, registers its Node against the real container
-//! runtime and keeps it current (status and Lease); running pods comes next.
+//! The agent imports the pause image, registers its Node and keeps it current (status and
+//! Lease), and runs the pods bound to it on Docker Engine.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -11,12 +11,15 @@ use anyhow::Context;
 use clap::Parser;
 use podium_agent::node::{NodeAgent, NodeConfig, parse_labels, parse_taints};
 use podium_agent::pause::ensure_pause_image;
-use podium_agent::runtime::{DEFAULT_DOCKER_HOST, DockerRuntime};
+use podium_agent::pod::dns::ResolvConf;
+use podium_agent::pod::{AgentContext, PodManager};
+use podium_agent::runtime::{ContainerRuntime, DEFAULT_DOCKER_HOST, DockerRuntime};
 use podium_client::Client;
 use tokio_util::sync::CancellationToken;
 
-/// Podium's agent (its kubelet): registers this node with the apiserver and keeps its status
-/// and heartbeat Lease current.
+/// Podium's agent (its kubelet): registers this node with the apiserver, keeps its status and
+/// heartbeat Lease current, and runs the pods bound to it on Docker Engine, each in a pause
+/// sandbox.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -44,9 +47,18 @@ struct Args {
     /// The `pause` binary the pods' sandbox image is made from (default: next to this one).
     #[arg(long, env = "PODIUM_PAUSE_BINARY")]
     pause_binary: Option<PathBuf>,
+    /// Where the agent's own endpoint listens (health; the node's daemonEndpoints port).
+    #[arg(long, env = "PODIUM_AGENT_LISTEN", default_value = "0.0.0.0:10250")]
+    listen: SocketAddr,
     /// The node's address (default: detected).
     #[arg(long, env = "PODIUM_NODE_IP")]
     node_ip: Option<IpAddr>,
+    /// The Docker bridge network every pod of the cluster joins (created when missing).
+    #[arg(long, env = "PODIUM_POD_NETWORK", default_value = "podium")]
+    pod_network: String,
+    /// The resolv.conf pods' DNS settings start from.
+    #[arg(long, env = "PODIUM_RESOLV_CONF", default_value = "/etc/resolv.conf")]
+    resolv_conf: PathBuf,
 }
 
 fn hostname() -> String {
@@ -61,20 +73,26 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
-    let config = NodeConfig {
-        name: args.node_name.unwrap_or_else(hostname),
-        labels: parse_labels(&args.node_labels)?,
-        taints: parse_taints(&args.register_with_taints)?,
-        max_pods: args.max_pods,
-        root_dir: args.root_dir.clone(),
-        port: 10250,
-        node_ip: args.node_ip,
-    };
+    let labels = parse_labels(&args.node_labels)?;
+    let taints = parse_taints(&args.register_with_taints)?;
     std::fs::create_dir_all(&args.root_dir)
         .with_context(|| format!("creating the root directory {}", args.root_dir.display()))?;
     let runtime = DockerRuntime::connect(&args.docker_host)
         .await
         .context("the agent needs Docker Engine")?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let listen = listener.local_addr()?;
+    let config = NodeConfig {
+        name: args.node_name.unwrap_or_else(hostname),
+        labels,
+        taints,
+        max_pods: args.max_pods,
+        root_dir: args.root_dir.clone(),
+        port: listen.port(),
+        node_ip: args.node_ip,
+    };
     let pause_binary = match args.pause_binary {
         Some(path) => path,
         None => std::env::current_exe()?.with_file_name("pause"),
@@ -83,9 +101,20 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("preparing the pause image")?;
     tracing::info!(image = %pause_image, "pause image ready");
-    tracing::info!(node = %config.name, apiserver = %args.apiserver, docker = %runtime.endpoint(), "agent starting");
+    tracing::info!(node = %config.name, apiserver = %args.apiserver, docker = %runtime.endpoint(), network = %args.pod_network, "agent starting");
     let client = Client::new(&args.apiserver)?;
-    let agent = Arc::new(NodeAgent::new(client, Arc::new(runtime), config));
+    let runtime = Arc::new(runtime);
+    let node_name = config.name.clone();
+    let agent = Arc::new(NodeAgent::new(client.clone(), runtime.clone(), config));
+    let context = AgentContext {
+        node_name,
+        host_ip: agent.internal_ip().map(|ip| ip.to_string()).unwrap_or_default(),
+        pause_image,
+        network: args.pod_network,
+        pods_dir: args.root_dir.join("pods"),
+        node_resolv: ResolvConf::parse(&std::fs::read_to_string(&args.resolv_conf).unwrap_or_default()),
+        runtime_name: runtime.version().await?.name,
+    };
     let shutdown = CancellationToken::new();
     {
         let shutdown = shutdown.clone();
@@ -99,6 +128,14 @@ async fn main() -> anyhow::Result<()> {
             shutdown.cancel();
         });
     }
-    agent.run(shutdown).await;
+    tracing::info!(address = %listen, "agent endpoint listening on {listen} (health)");
+    let pods = PodManager::new(client, runtime, context, shutdown.clone());
+    let (_, _, served) = tokio::join!(
+        agent.run(shutdown.clone()),
+        pods.run(),
+        podium_agent::server::serve(listener, shutdown)
+    );
+    served.context("serving the agent endpoint")?;
+    tracing::info!("agent stopped; its pods keep running");
     Ok(())
 }

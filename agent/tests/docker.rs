@@ -60,6 +60,7 @@ async fn the_agent_binary_registers_its_node_with_docker() {
         .arg(dir.path().join("agent"))
         .arg("--pause-binary")
         .arg(pause_binary())
+        .args(["--listen", "127.0.0.1:0"])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.path().join("agent.log")).unwrap())
         .spawn()

@@ -174,6 +174,11 @@ impl<R: ContainerRuntime> NodeAgent<R> {
         }
     }
 
+    /// The node's InternalIP: the configured one, else the detected one.
+    pub fn internal_ip(&self) -> Option<IpAddr> {
+        self.config.node_ip.or(self.facts.internal_ip)
+    }
+
     fn labels(&self) -> BTreeMap<String, String> {
         let mut labels = self.config.labels.clone();
         labels.insert("kubernetes.io/hostname".into(), self.config.name.clone());

@@ -1,4 +1,17 @@
-//! What the agent derives from a Pod for its sandbox and containers.
+//! Running pods: the manager (`manager`) gives each pod bound to the node a worker (`worker`)
+//! that drives the runtime from the pod's spec (`spec`, `labels`, `hosts`, `dns`) with
+//! Kubernetes' back-off (`backoff`) and reports the pod's status (`status`).
 
+pub mod api;
+pub mod backoff;
 pub mod dns;
 pub mod hosts;
+pub mod labels;
+pub mod manager;
+pub mod spec;
+pub mod status;
+pub mod worker;
+
+pub use api::PodApi;
+pub use manager::PodManager;
+pub use worker::{AgentContext, PodUpdate, PodWorker};

@@ -5,18 +5,19 @@ use std::collections::HashMap;
 
 use bollard::Docker;
 use bollard::models::{
-    ContainerCreateBody, ContainerStateStatusEnum, HealthConfig, HostConfig, NetworkCreateRequest, PortBinding,
-    RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, ContainerStateStatusEnum, ContainerSummaryStateEnum, HealthConfig, HostConfig,
+    NetworkCreateRequest, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptionsBuilder, InspectContainerOptions, InspectNetworkOptions,
-    ListImagesOptions, RemoveContainerOptions, StartContainerOptions, StopContainerOptions,
+    ListContainersOptionsBuilder, ListImagesOptions, RemoveContainerOptions, StartContainerOptions,
+    StopContainerOptions,
 };
 use futures::StreamExt;
 
 use super::{
-    ContainerConfig, ContainerRuntime, ContainerState, ContainerStatus, Image, Result, RuntimeError, RuntimeVersion,
-    SandboxConfig, SandboxNetwork, SandboxStatus, exit_reason,
+    ContainerConfig, ContainerRuntime, ContainerState, ContainerStatus, ContainerSummary, Image, Result, RuntimeError,
+    RuntimeVersion, SandboxConfig, SandboxNetwork, SandboxStatus, exit_reason,
 };
 
 /// Docker's out-of-memory score for sandboxes, as Kubernetes sets it: killed last.
@@ -97,6 +98,27 @@ fn other(e: bollard::errors::Error) -> RuntimeError {
     RuntimeError::Other(e.to_string())
 }
 
+/// Docker's RFC 3339 time as Unix seconds; Docker's zero time (`0001-01-01...`) is none.
+fn unix_seconds(time: Option<String>) -> Option<i64> {
+    let time = chrono::DateTime::parse_from_rfc3339(&time?).ok()?;
+    (time.timestamp() > 0).then(|| time.timestamp())
+}
+
+/// Applies `changes` as they stream from Docker, failing on the first error it reports.
+async fn drain_progress(
+    mut progress: impl futures::Stream<Item = std::result::Result<bollard::models::CreateImageInfo, bollard::errors::Error>>
+    + Unpin,
+    reference: &str,
+) -> Result<()> {
+    while let Some(step) = progress.next().await {
+        let step = step.map_err(|e| RuntimeError::Other(format!("{reference}: {e}")))?;
+        if let Some(error) = step.error_detail.and_then(|d| d.message) {
+            return Err(RuntimeError::Other(format!("{reference}: {error}")));
+        }
+    }
+    Ok(())
+}
+
 impl ContainerRuntime for DockerRuntime {
     async fn version(&self) -> Result<RuntimeVersion> {
         let version = self.docker.version().await.map_err(other)?;
@@ -146,14 +168,33 @@ impl ContainerRuntime for DockerRuntime {
             .changes(changes)
             .build();
         let body = bollard::body_full(rootfs_tar.into());
-        let mut progress = self.docker.create_image(Some(options), Some(body), None);
-        while let Some(step) = progress.next().await {
-            let step = step.map_err(other)?;
-            if let Some(error) = step.error_detail.and_then(|d| d.message) {
-                return Err(RuntimeError::Other(format!("importing {reference}: {error}")));
-            }
-        }
-        Ok(())
+        drain_progress(self.docker.create_image(Some(options), Some(body), None), reference).await
+    }
+
+    async fn pull_image(&self, reference: &str) -> Result<()> {
+        let options = CreateImageOptionsBuilder::new().from_image(reference).build();
+        drain_progress(self.docker.create_image(Some(options), None, None), reference).await
+    }
+
+    async fn list_containers(
+        &self,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<ContainerSummary>> {
+        let filters: HashMap<String, Vec<String>> = [(
+            "label".to_owned(),
+            labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        )]
+        .into();
+        let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+        let listed = self.docker.list_containers(Some(options)).await.map_err(other)?;
+        Ok(listed
+            .into_iter()
+            .map(|c| ContainerSummary {
+                id: c.id.unwrap_or_default(),
+                running: matches!(c.state, Some(ContainerSummaryStateEnum::RUNNING)),
+                labels: c.labels.unwrap_or_default().into_iter().collect(),
+            })
+            .collect())
     }
 
     async fn ensure_network(&self, name: &str) -> Result<()> {
@@ -306,6 +347,16 @@ impl ContainerRuntime for DockerRuntime {
                 network_mode: Some(joined.clone()),
                 ipc_mode: Some(joined.clone()),
                 pid_mode: config.share_process_namespace.then_some(joined),
+                binds: Some(
+                    config
+                        .mounts
+                        .iter()
+                        .map(|m| {
+                            let mode = if m.read_only { "ro" } else { "rw" };
+                            format!("{}:{}:{mode}", m.host_path.display(), m.container_path)
+                        })
+                        .collect(),
+                ),
                 // The agent owns restarts.
                 restart_policy: Some(RestartPolicy {
                     name: Some(RestartPolicyNameEnum::NO),
@@ -358,8 +409,12 @@ impl ContainerRuntime for DockerRuntime {
             Err(e) => return Err(other(e)),
         };
         let state = inspect.state.unwrap_or_default();
+        let error = state.error.clone().unwrap_or_default();
+        // A container whose process could not start stays `created` with Docker's error and
+        // exit code: Kubernetes reports it as terminated, ContainerCannotRun.
+        let cannot_run = state.status == Some(ContainerStateStatusEnum::CREATED) && !error.is_empty();
         let kind = match state.status {
-            Some(ContainerStateStatusEnum::CREATED) => ContainerState::Created,
+            Some(ContainerStateStatusEnum::CREATED) if !cannot_run => ContainerState::Created,
             Some(
                 ContainerStateStatusEnum::RUNNING
                 | ContainerStateStatusEnum::PAUSED
@@ -370,18 +425,22 @@ impl ContainerRuntime for DockerRuntime {
         let exited = kind == ContainerState::Exited;
         let exit_code = exited.then(|| state.exit_code.unwrap_or(0));
         let reason = match exit_code {
+            Some(_) if cannot_run => "ContainerCannotRun".to_owned(),
             Some(code) => exit_reason(code, state.oom_killed.unwrap_or(false)).to_owned(),
             None => String::new(),
         };
-        let real_time = |t: Option<String>| t.filter(|t| !t.starts_with("0001-"));
         Ok(Some(ContainerStatus {
             id: inspect.id.unwrap_or_else(|| id.to_owned()),
             state: kind,
-            exit_code,
+            exit_code: if cannot_run {
+                Some(state.exit_code.filter(|c| *c != 0).unwrap_or(128))
+            } else {
+                exit_code
+            },
             reason,
-            message: state.error.unwrap_or_default(),
-            started_at: real_time(state.started_at),
-            finished_at: if exited { real_time(state.finished_at) } else { None },
+            message: error,
+            started_at: unix_seconds(state.started_at),
+            finished_at: if exited { unix_seconds(state.finished_at) } else { None },
             image_id: inspect.image.unwrap_or_default(),
             labels: inspect
                 .config

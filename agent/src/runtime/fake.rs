@@ -5,17 +5,33 @@ use std::collections::{BTreeMap, BTreeSet};
 use parking_lot::Mutex;
 
 use super::{
-    ContainerConfig, ContainerRuntime, ContainerState, ContainerStatus, Image, Result, RuntimeError, RuntimeVersion,
-    SandboxConfig, SandboxStatus, exit_reason,
+    ContainerConfig, ContainerRuntime, ContainerState, ContainerStatus, ContainerSummary, Image, Result, RuntimeError,
+    RuntimeVersion, SandboxConfig, SandboxStatus, exit_reason,
 };
+
+/// A runtime call the fake saw, for tests of ordering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    RunSandbox(String),
+    StopSandbox(String),
+    Pull(String),
+    Start(String),
+    /// A container stopped with this grace, in seconds.
+    Stop(String, i64),
+    Remove(String),
+}
 
 /// A runtime that holds what tests give it.
 #[derive(Debug, Default)]
 pub struct FakeRuntime {
     images: Mutex<Vec<Image>>,
+    /// Images a pull finds.
+    pullable: Mutex<BTreeSet<String>>,
     networks: Mutex<BTreeSet<String>>,
     sandboxes: Mutex<BTreeMap<String, (SandboxConfig, bool)>>,
     containers: Mutex<BTreeMap<String, (ContainerConfig, ContainerStatus)>>,
+    next_id: Mutex<u64>,
+    calls: Mutex<Vec<Call>>,
 }
 
 impl FakeRuntime {
@@ -30,6 +46,11 @@ impl FakeRuntime {
         *self.images.lock() = images;
     }
 
+    /// Lets a later pull of `reference` succeed.
+    pub fn make_pullable(&self, reference: &str) {
+        self.pullable.lock().insert(reference.to_owned());
+    }
+
     /// Makes a running container exit with `code` (as its process would).
     pub fn exit(&self, id: &str, code: i64, oom_killed: bool) {
         if let Some((_, status)) = self.containers.lock().get_mut(id) {
@@ -37,6 +58,68 @@ impl FakeRuntime {
             status.exit_code = Some(code);
             status.reason = exit_reason(code, oom_killed).to_owned();
         }
+    }
+
+    /// Makes the running container created under Docker name `name` exit with `code`.
+    pub fn exit_named(&self, name: &str, code: i64) -> bool {
+        let id = self
+            .containers
+            .lock()
+            .iter()
+            .find(|(_, (c, s))| c.name == name && s.state == ContainerState::Running)
+            .map(|(id, _)| id.clone());
+        id.map(|id| self.exit(&id, code, false)).is_some()
+    }
+
+    /// Kills a sandbox (as if its process died).
+    pub fn kill_sandbox(&self, id: &str) {
+        if let Some((_, running)) = self.sandboxes.lock().get_mut(id) {
+            *running = false;
+        }
+    }
+
+    /// The containers, as `(Docker name, state)`, in creation order.
+    pub fn containers(&self) -> Vec<(String, ContainerState)> {
+        let mut all: Vec<_> = self
+            .containers
+            .lock()
+            .values()
+            .map(|(c, s)| (s.id.clone(), c.name.clone(), s.state))
+            .collect();
+        all.sort_by_key(|(id, _, _)| id.trim_start_matches("fake-").parse::<u64>().unwrap_or(0));
+        all.into_iter().map(|(_, name, state)| (name, state)).collect()
+    }
+
+    /// The sandboxes, as `(id, name, running)`.
+    pub fn sandboxes(&self) -> Vec<(String, String, bool)> {
+        self.sandboxes
+            .lock()
+            .iter()
+            .map(|(id, (c, running))| (id.clone(), c.name.clone(), *running))
+            .collect()
+    }
+
+    /// The calls seen so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().clone()
+    }
+
+    fn record(&self, call: Call) {
+        self.calls.lock().push(call);
+    }
+
+    fn new_id(&self) -> String {
+        let mut next = self.next_id.lock();
+        *next += 1;
+        format!("fake-{next}")
+    }
+
+    fn name_of(&self, id: &str) -> String {
+        self.containers
+            .lock()
+            .get(id)
+            .map(|(c, _)| c.name.clone())
+            .unwrap_or_else(|| id.to_owned())
     }
 }
 
@@ -60,6 +143,41 @@ impl ContainerRuntime for FakeRuntime {
             .any(|i| i.names.iter().any(|n| n == reference)))
     }
 
+    async fn pull_image(&self, reference: &str) -> Result<()> {
+        self.record(Call::Pull(reference.to_owned()));
+        if !self.pullable.lock().contains(reference) {
+            return Err(RuntimeError::Other(format!(
+                "pull access denied for {reference}, repository does not exist or may require 'docker login'"
+            )));
+        }
+        self.images.lock().push(Image {
+            names: vec![reference.to_owned()],
+            size_bytes: 1,
+        });
+        Ok(())
+    }
+
+    async fn list_containers(&self, labels: &BTreeMap<String, String>) -> Result<Vec<ContainerSummary>> {
+        let matches = |l: &BTreeMap<String, String>| labels.iter().all(|(k, v)| l.get(k) == Some(v));
+        let sandboxes = self.sandboxes.lock();
+        let containers = self.containers.lock();
+        Ok(sandboxes
+            .iter()
+            .map(|(id, (c, running))| (id, &c.labels, *running))
+            .chain(
+                containers
+                    .iter()
+                    .map(|(id, (c, s))| (id, &c.labels, s.state == ContainerState::Running)),
+            )
+            .filter(|(_, l, _)| matches(l))
+            .map(|(id, l, running)| ContainerSummary {
+                id: id.clone(),
+                running,
+                labels: l.clone(),
+            })
+            .collect())
+    }
+
     async fn import_image(&self, reference: &str, rootfs_tar: Vec<u8>, _changes: Vec<String>) -> Result<()> {
         let size_bytes = i64::try_from(rootfs_tar.len()).unwrap_or(i64::MAX);
         self.images.lock().push(Image {
@@ -79,8 +197,9 @@ impl ContainerRuntime for FakeRuntime {
         if sandboxes.values().any(|(c, _)| c.name == config.name) {
             return Err(RuntimeError::Other(format!("the name {} is in use", config.name)));
         }
-        let id = format!("fake-{}", sandboxes.len() + 1);
+        let id = self.new_id();
         sandboxes.insert(id.clone(), (config.clone(), true));
+        self.record(Call::RunSandbox(config.name.clone()));
         Ok(id)
     }
 
@@ -88,20 +207,23 @@ impl ContainerRuntime for FakeRuntime {
         Ok(self.sandboxes.lock().get(id).map(|(config, running)| SandboxStatus {
             id: id.to_owned(),
             running: *running,
-            ip: running.then(|| "10.88.0.2".to_owned()),
+            ip: running.then(|| format!("10.88.0.{}", id.trim_start_matches("fake-"))),
             labels: config.labels.clone(),
         }))
     }
 
     async fn stop_sandbox(&self, id: &str, _timeout_seconds: i64) -> Result<()> {
-        if let Some((_, running)) = self.sandboxes.lock().get_mut(id) {
+        if let Some((config, running)) = self.sandboxes.lock().get_mut(id) {
             *running = false;
+            self.record(Call::StopSandbox(config.name.clone()));
         }
         Ok(())
     }
 
     async fn remove_sandbox(&self, id: &str) -> Result<()> {
-        self.sandboxes.lock().remove(id);
+        if let Some((config, _)) = self.sandboxes.lock().remove(id) {
+            self.record(Call::Remove(config.name));
+        }
         Ok(())
     }
 
@@ -109,11 +231,14 @@ impl ContainerRuntime for FakeRuntime {
         if !self.sandboxes.lock().contains_key(sandbox_id) {
             return Err(RuntimeError::Other(format!("no such sandbox: {sandbox_id}")));
         }
+        if !self.images.lock().iter().any(|i| i.names.contains(&config.image)) {
+            return Err(RuntimeError::Other(format!("No such image: {}", config.image)));
+        }
+        let id = self.new_id();
         let mut containers = self.containers.lock();
         if containers.values().any(|(c, _)| c.name == config.name) {
             return Err(RuntimeError::Other(format!("the name {} is in use", config.name)));
         }
-        let id = format!("fake-container-{}", containers.len() + 1);
         let status = ContainerStatus {
             id: id.clone(),
             state: ContainerState::Created,
@@ -131,14 +256,16 @@ impl ContainerRuntime for FakeRuntime {
 
     async fn start_container(&self, id: &str) -> Result<()> {
         let mut containers = self.containers.lock();
-        let (_, status) = containers
+        let (config, status) = containers
             .get_mut(id)
             .ok_or_else(|| RuntimeError::Other(format!("no such container: {id}")))?;
         status.state = ContainerState::Running;
+        self.record(Call::Start(config.name.clone()));
         Ok(())
     }
 
-    async fn stop_container(&self, id: &str, _timeout_seconds: i64, _signal: Option<&str>) -> Result<()> {
+    async fn stop_container(&self, id: &str, timeout_seconds: i64, _signal: Option<&str>) -> Result<()> {
+        self.record(Call::Stop(self.name_of(id), timeout_seconds));
         if self
             .containers
             .lock()
@@ -151,7 +278,9 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn remove_container(&self, id: &str) -> Result<()> {
-        self.containers.lock().remove(id);
+        if let Some((config, _)) = self.containers.lock().remove(id) {
+            self.record(Call::Remove(config.name));
+        }
         Ok(())
     }
 
@@ -168,6 +297,8 @@ mod tests {
     #[tokio::test]
     async fn containers_run_in_a_sandbox_until_told_how_they_end() {
         let fake = FakeRuntime::default();
+        fake.make_pullable("busybox");
+        fake.pull_image("busybox").await.unwrap();
         let sandbox = SandboxConfig {
             name: "s".into(),
             image: "pause".into(),

@@ -1,8 +1,8 @@
 //! The container runtime as the agent sees it: a CRI-shaped trait, implemented on Docker
 //! Engine (`docker`) and, for unit tests, in memory (`fake`).
 //!
-//! Only what node registration needs is here so far (the runtime's name and version, and the
-//! images it holds); sandboxes and containers join as the pod worker is built.
+//! Every container the agent makes carries labels (`pod::labels`) naming its pod, container
+//! and attempt, so the agent can find them again after a restart with `list_containers`.
 
 mod docker;
 mod fake;
@@ -12,7 +12,7 @@ pub use docker::{DEFAULT_DOCKER_HOST, DockerRuntime};
 
 use std::future::Future;
 
-pub use fake::FakeRuntime;
+pub use fake::{Call, FakeRuntime};
 
 /// The runtime's name and version, as `nodeInfo.containerRuntimeVersion` shows it
 /// (`docker://28.2.2`).
@@ -73,6 +73,14 @@ pub struct SandboxStatus {
     pub labels: std::collections::BTreeMap<String, String>,
 }
 
+/// A host file or directory bound into a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub host_path: std::path::PathBuf,
+    pub container_path: String,
+    pub read_only: bool,
+}
+
 /// How to create an app (or init) container inside a sandbox.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerConfig {
@@ -89,6 +97,15 @@ pub struct ContainerConfig {
     pub stdin: bool,
     /// Join the sandbox's PID namespace (`shareProcessNamespace`).
     pub share_process_namespace: bool,
+    pub mounts: Vec<Mount>,
+}
+
+/// A container (sandbox or not) as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSummary {
+    pub id: String,
+    pub running: bool,
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,12 +121,13 @@ pub struct ContainerStatus {
     pub id: String,
     pub state: ContainerState,
     pub exit_code: Option<i64>,
-    /// For an exited container: `Completed`, `Error` or `OOMKilled`, as Kubernetes names them.
+    /// For an exited container: `Completed`, `Error`, `OOMKilled` or `ContainerCannotRun`, as
+    /// Kubernetes names them.
     pub reason: String,
     pub message: String,
-    /// RFC 3339 times, as the runtime reports them.
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
+    /// Unix times in seconds.
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
     pub image_id: String,
     pub labels: std::collections::BTreeMap<String, String>,
 }
@@ -146,6 +164,13 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     fn version(&self) -> impl Future<Output = Result<RuntimeVersion>> + Send;
     fn list_images(&self) -> impl Future<Output = Result<Vec<Image>>> + Send;
     fn image_exists(&self, reference: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Pulls `reference` from its registry.
+    fn pull_image(&self, reference: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Every container and sandbox (running or not) carrying all of `labels`.
+    fn list_containers(
+        &self,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<Vec<ContainerSummary>>> + Send;
     /// Creates image `reference` from a root filesystem tar, with Dockerfile-style `changes`
     /// (`ENTRYPOINT ["/pause"]`): an image FROM scratch without a registry.
     fn import_image(
