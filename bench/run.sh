@@ -18,11 +18,12 @@ cd "$(dirname "$0")/.."
 log() { echo "[run.sh] $*" >&2; }
 
 log "building release binaries"
-cargo build --release --locked -p podium-bench -p podium-apiserver -p podium-scheduler >&2
+cargo build --release --locked -p podium-bench -p podium-apiserver -p podium-scheduler -p podium-agent >&2
+cargo build --release --locked --manifest-path pause/Cargo.toml >&2
 
 # `all` unless the first argument names one benchmark.
 case "${1:-}" in
-    creates|list|watch|rest|scheduler|all) benchmark=$1; shift ;;
+    creates|list|watch|rest|scheduler|startup|all) benchmark=$1; shift ;;
     *) benchmark=all ;;
 esac
 

@@ -8,8 +8,8 @@
 //! BENCHMARKS.md, go to stdout.
 //!
 //! # Layout
-//! - `creates`, `list`, `watch`, `rest`, `scheduler`: one benchmark each (the subcommands;
-//!   `all` runs all five, the scheduler's at its default sizes).
+//! - `creates`, `list`, `watch`, `rest`, `scheduler`, `startup`: one benchmark each (the
+//!   subcommands; `all` runs all six, the scheduler's and start-up's at their default sizes).
 //! - `load`: the closed-loop load generator behind creates and the list's population.
 //! - `process`: starting and stopping the servers (and the scheduler). `etcd`: a minimal etcd
 //!   client.
@@ -23,6 +23,7 @@ mod pods;
 mod process;
 mod rest;
 mod scheduler;
+mod startup;
 mod stats;
 mod watch;
 
@@ -72,8 +73,11 @@ enum Command {
     Rest(rest::RestArgs),
     /// The scheduler end to end: SchedulingBasic, TopologySpreading, PreemptionBasic.
     Scheduler(scheduler::SchedulerArgs),
-    /// All five, one after the other (the scheduler's at its default sizes), with one summary
-    /// of the targets.
+    /// Pod start-up on one node (apiserver + agent on Docker) beside raw Docker, and a full
+    /// node of 110 pods.
+    Startup(startup::StartupArgs),
+    /// All six, one after the other (the scheduler's and start-up's at their default sizes),
+    /// with one summary of the targets.
     All(AllArgs),
 }
 
@@ -91,6 +95,9 @@ struct AllArgs {
     /// run `podium-bench scheduler` for other sizes).
     #[arg(long)]
     no_scheduler: bool,
+    /// Leave out the pod start-up benchmark (it needs Docker Engine).
+    #[arg(long)]
+    no_startup: bool,
 }
 
 /// Prints a progress line to stderr.
@@ -151,7 +158,17 @@ fn binaries(cli: &Cli) -> anyhow::Result<Binaries> {
         Some(path) => path.clone(),
         None => apiserver.with_file_name("scheduler"),
     };
+    let pause = apiserver
+        .parent()
+        .and_then(|release| release.parent())
+        .and_then(|target| target.parent())
+        .map_or_else(
+            || PathBuf::from("pause"),
+            |root| root.join("pause/target/release/pause"),
+        );
     Ok(Binaries {
+        agent: apiserver.with_file_name("agent"),
+        pause,
         apiserver,
         etcd: cli.etcd.clone(),
         scheduler,
@@ -164,14 +181,25 @@ fn binaries(cli: &Cli) -> anyhow::Result<Binaries> {
 async fn run(binaries: &Binaries, command: &Command) -> anyhow::Result<()> {
     let mut targets = Vec::new();
     let default_scheduler_args;
+    let default_startup_args;
     let (mut creates, mut list, mut watch, mut rest, mut scheduler) = (None, None, None, None, None);
+    let mut startup = None;
     match command {
         Command::Creates(args) => creates = Some(args),
         Command::List(args) => list = Some(args),
         Command::Watch(args) => watch = Some(args),
         Command::Rest(args) => rest = Some(args),
         Command::Scheduler(args) => scheduler = Some(args),
+        Command::Startup(args) => startup = Some(args),
         Command::All(args) => {
+            if !args.no_startup {
+                default_startup_args = startup::StartupArgs {
+                    sequential: 20,
+                    burst: 30,
+                    full: 110,
+                };
+                startup = Some(&default_startup_args);
+            }
             (creates, list, watch, rest) = (
                 Some(&args.creates),
                 Some(&args.list),
@@ -213,6 +241,11 @@ async fn run(binaries: &Binaries, command: &Command) -> anyhow::Result<()> {
     }
     if let Some(args) = scheduler {
         let r = scheduler::run(binaries, args).await?;
+        println!("{}", r.markdown());
+        targets.extend(r.targets());
+    }
+    if let Some(args) = startup {
+        let r = startup::run(binaries, args).await?;
         println!("{}", r.markdown());
         targets.extend(r.targets());
     }

@@ -27,6 +27,9 @@ pub struct Binaries {
     pub etcd: PathBuf,
     /// Only the scheduler benchmark needs it; it checks that it exists.
     pub scheduler: PathBuf,
+    /// Only the start-up benchmark needs the agent and the pause program.
+    pub agent: PathBuf,
+    pub pause: PathBuf,
     /// The parent of each server's temporary data directory. It should be on a real disk:
     /// on tmpfs an fsync costs nothing and "durable" means nothing.
     pub work_dir: PathBuf,
@@ -372,6 +375,54 @@ pub async fn start_scheduler(binaries: &Binaries, apiserver_url: &str) -> anyhow
         let started = text
             .lines()
             .any(|l| l.contains("podium_scheduler::scheduler: scheduling"));
+        async move { started }
+    })
+    .await?;
+    Ok(service)
+}
+
+/// Starts the agent binary for node `node` with its pods on Docker network `network`, and
+/// waits until it logs that it watches its pods.
+pub async fn start_agent(
+    binaries: &Binaries,
+    apiserver_url: &str,
+    node: &str,
+    network: &str,
+) -> anyhow::Result<Service> {
+    for (what, path) in [("agent", &binaries.agent), ("pause", &binaries.pause)] {
+        if !path.exists() {
+            bail!(
+                "{} not found: build the {what} first (bench/run.sh does)",
+                path.display()
+            );
+        }
+    }
+    let (child, dir) = spawn("agent", &binaries.agent, &binaries.work_dir, |c, dir| {
+        c.arg("--apiserver")
+            .arg(apiserver_url)
+            .arg("--node-name")
+            .arg(node)
+            .arg("--pod-network")
+            .arg(network)
+            .arg("--root-dir")
+            .arg(dir.join("root"))
+            .arg("--pause-binary")
+            .arg(&binaries.pause)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .env("RUST_LOG", "warn,podium_agent::pod::manager=info")
+            .env("NO_COLOR", "1");
+    })?;
+    let mut service = Service {
+        name: "agent",
+        child,
+        dir,
+        url: apiserver_url.to_owned(),
+    };
+    let log = service.dir.path().join("server.log");
+    wait_ready(&mut service, || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let started = text.contains("watching the node's pods");
         async move { started }
     })
     .await?;

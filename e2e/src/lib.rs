@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The test image: Debian's static busybox with its applets linked in `/bin`.
-pub const BUSYBOX: &str = "podium-test/busybox:e2e";
+/// The test image: Debian's static busybox with its applets linked in `/bin`. The tag changes
+/// whenever what goes into the image does (an existing image of this tag is reused).
+pub const BUSYBOX: &str = "podium-test/busybox:e2e-2";
 
 /// The directory holding this build's binaries.
 fn bin_dir() -> PathBuf {
@@ -78,7 +79,8 @@ pub fn busybox_image() -> &'static str {
         std::fs::copy(busybox, bin.join("busybox")).unwrap();
         for applet in [
             "sh", "sleep", "echo", "cat", "id", "hostname", "nc", "ps", "ls", "wget", "ip", "kill", "date", "true",
-            "false", "grep", "touch", "test", "[", "env",
+            "false", "grep", "touch", "test", "[", "env", "wc", "head", "tail", "mkdir", "rm", "mount", "df", "stat",
+            "chmod", "printf", "tr", "dd", "yes",
         ] {
             std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
         }

@@ -237,10 +237,12 @@ fn host_network_pods_use_the_node_address_and_pods_reach_each_other_by_ip() {
         "hostnet",
         &format!(
             "  hostNetwork: true
+  hostPID: true
+  hostIPC: true
   containers:
   - name: app
     image: {BUSYBOX}
-    command: [sh, -c, 'hostname; sleep 3600']
+    command: [sh, -c, 'hostname; echo processes=$(ls -d /proc/[0-9]* | wc -l); sleep 3600']
 "
         ),
     ));
@@ -257,7 +259,15 @@ fn host_network_pods_use_the_node_address_and_pods_reach_each_other_by_ip() {
     let hostnet = c.wait_ready("hostnet");
     assert_eq!(hostnet["status"]["podIP"], hostnet["status"]["hostIP"]);
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-    assert!(c.wait_logs("hostnet", "app", host.trim()).contains(host.trim()));
+    let logs = c.wait_logs("hostnet", "app", "processes=");
+    assert!(logs.contains(host.trim()), "{logs}");
+    // hostPID: it sees the node's processes (the agent and the apiserver among them).
+    let processes: usize = logs
+        .split("processes=")
+        .nth(1)
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(processes > 5, "{logs}");
     let server = c.wait_ready("server");
     let ip = server["status"]["podIP"].as_str().unwrap().to_owned();
     assert_ne!(ip, server["status"]["hostIP"].as_str().unwrap());

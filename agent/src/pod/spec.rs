@@ -227,6 +227,8 @@ pub fn container_config(
         tty: container.tty,
         stdin: container.stdin,
         share_process_namespace: spec.share_process_namespace == Some(true),
+        host_pid: spec.host_pid,
+        host_ipc: spec.host_ipc,
         mounts,
     })
 }

@@ -345,8 +345,16 @@ impl ContainerRuntime for DockerRuntime {
             }),
             host_config: Some(HostConfig {
                 network_mode: Some(joined.clone()),
-                ipc_mode: Some(joined.clone()),
-                pid_mode: config.share_process_namespace.then_some(joined),
+                ipc_mode: Some(if config.host_ipc {
+                    "host".to_owned()
+                } else {
+                    joined.clone()
+                }),
+                pid_mode: if config.host_pid {
+                    Some("host".to_owned())
+                } else {
+                    config.share_process_namespace.then_some(joined)
+                },
                 binds: Some(
                     config
                         .mounts

@@ -97,6 +97,9 @@ pub struct ContainerConfig {
     pub stdin: bool,
     /// Join the sandbox's PID namespace (`shareProcessNamespace`).
     pub share_process_namespace: bool,
+    /// The node's PID and IPC namespaces (`hostPID`, `hostIPC`).
+    pub host_pid: bool,
+    pub host_ipc: bool,
     pub mounts: Vec<Mount>,
 }
 
