@@ -17,6 +17,7 @@ const FILES: &[&str] = &[
     "k8s/scheduling.proto",
     "k8s/runtime.proto",
     "podium/api.proto",
+    "podium/agent.proto",
 ];
 
 /// Messages whose JSON form is written by hand rather than derived.

@@ -14,6 +14,7 @@ use podium_agent::pause::ensure_pause_image;
 use podium_agent::pod::dns::ResolvConf;
 use podium_agent::pod::{AgentContext, PodManager};
 use podium_agent::runtime::{ContainerRuntime, DEFAULT_DOCKER_HOST, DockerRuntime};
+use podium_agent::server::AgentService;
 use podium_client::Client;
 use tokio_util::sync::CancellationToken;
 
@@ -128,12 +129,13 @@ async fn main() -> anyhow::Result<()> {
             shutdown.cancel();
         });
     }
-    tracing::info!(address = %listen, "agent endpoint listening on {listen} (health)");
+    tracing::info!(address = %listen, "agent endpoint listening on {listen} (health over HTTP; logs and exec over gRPC)");
+    let service = AgentService::new(runtime.clone(), context.node_name.clone());
     let pods = PodManager::new(client, runtime, context, shutdown.clone());
     let (_, _, served) = tokio::join!(
         agent.run(shutdown.clone()),
         pods.run(),
-        podium_agent::server::serve(listener, shutdown)
+        podium_agent::server::serve(listener, service, shutdown)
     );
     served.context("serving the agent endpoint")?;
     tracing::info!("agent stopped; its pods keep running");

@@ -10,9 +10,11 @@
 //!   binding, namespaces).
 //! - `grpc`: the tonic services, one per kind, over `Api`.
 //! - `rest`: Kubernetes' HTTP API (kubectl, the Python client) over the same `Api`.
+//! - `agents`: the way to a pod's agent, for `pods/log` and `pods/exec`.
 //! - `kubeconfig`: a kubeconfig pointing kubectl at the server.
 //! - `server`: configuration, the listener serving gRPC, and graceful shutdown.
 
+pub mod agents;
 pub mod grpc;
 pub mod kubeconfig;
 pub mod registry;

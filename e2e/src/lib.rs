@@ -206,6 +206,9 @@ impl Cluster {
                 pause_binary().to_str().unwrap(),
                 "--listen",
                 "127.0.0.1:0",
+                // The apiserver reaches the agent (logs, exec) at the node's address.
+                "--node-ip",
+                "127.0.0.1",
             ],
             &self.dir.path().join("agent.log"),
         ));

@@ -52,9 +52,16 @@ pub mod podium {
             include!(concat!(env!("OUT_DIR"), "/podium.api.v1.rs"));
         }
     }
+
+    /// The agent's gRPC service (logs and exec of the containers it runs).
+    pub mod agent {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/podium.agent.v1.rs"));
+        }
+    }
 }
 
-pub use podium::api;
+pub use podium::{agent, api};
 
 /// The encoded descriptors of every compiled file, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));

@@ -4,20 +4,23 @@
 use std::collections::HashMap;
 
 use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, ContainerStateStatusEnum, ContainerSummaryStateEnum, HealthConfig, HostConfig,
     NetworkCreateRequest, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptionsBuilder, InspectContainerOptions, InspectNetworkOptions,
-    ListContainersOptionsBuilder, ListImagesOptions, RemoveContainerOptions, StartContainerOptions,
-    StopContainerOptions,
+    ListContainersOptionsBuilder, ListImagesOptions, LogsOptionsBuilder, RemoveContainerOptions,
+    ResizeExecOptionsBuilder, StartContainerOptions, StopContainerOptions,
 };
 use futures::StreamExt;
 
 use super::{
-    ContainerConfig, ContainerRuntime, ContainerState, ContainerStatus, ContainerSummary, Image, Result, RuntimeError,
-    RuntimeVersion, SandboxConfig, SandboxNetwork, SandboxStatus, exit_reason,
+    ContainerConfig, ContainerRuntime, ContainerState, ContainerStatus, ContainerSummary, ExecConfig, ExecSession,
+    Image, LogOptions, Output, OutputStream, Result, RuntimeError, RuntimeVersion, SandboxConfig, SandboxNetwork,
+    SandboxStatus, exit_reason,
 };
 
 /// Docker's out-of-memory score for sandboxes, as Kubernetes sets it: killed last.
@@ -96,6 +99,22 @@ impl DockerRuntime {
 
 fn other(e: bollard::errors::Error) -> RuntimeError {
     RuntimeError::Other(e.to_string())
+}
+
+/// Docker's demultiplexed output as ours (a tty's output counts as stdout).
+fn output_stream(
+    stream: impl futures::Stream<Item = std::result::Result<LogOutput, bollard::errors::Error>> + Send + 'static,
+) -> OutputStream {
+    stream
+        .filter_map(|item| async move {
+            match item {
+                Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => Some(Ok(Output::Stdout(message))),
+                Ok(LogOutput::StdErr { message }) => Some(Ok(Output::Stderr(message))),
+                Ok(LogOutput::StdIn { .. }) => None,
+                Err(e) => Some(Err(other(e))),
+            }
+        })
+        .boxed()
 }
 
 /// Docker's RFC 3339 time as Unix seconds; Docker's zero time (`0001-01-01...`) is none.
@@ -457,5 +476,77 @@ impl ContainerRuntime for DockerRuntime {
                 .into_iter()
                 .collect(),
         }))
+    }
+
+    async fn logs(&self, id: &str, options: &LogOptions) -> Result<OutputStream> {
+        let mut builder = LogsOptionsBuilder::new()
+            .follow(options.follow)
+            .stdout(true)
+            .stderr(true)
+            .timestamps(options.timestamps);
+        if let Some(tail) = options.tail_lines {
+            builder = builder.tail(&tail.to_string());
+        }
+        if let Some(since) = options.since {
+            builder = builder.since(i32::try_from(since).unwrap_or(i32::MAX));
+        }
+        // Fail now on a missing container rather than in the stream.
+        self.docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(other)?;
+        Ok(output_stream(self.docker.logs(id, Some(builder.build()))))
+    }
+
+    async fn exec(&self, id: &str, config: &ExecConfig) -> Result<ExecSession> {
+        let created = self
+            .docker
+            .create_exec(
+                id,
+                bollard::models::ExecConfig {
+                    attach_stdin: Some(config.stdin),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    tty: Some(config.tty),
+                    cmd: Some(config.command.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(other)?;
+        let options = StartExecOptions {
+            detach: false,
+            tty: config.tty,
+            output_capacity: None,
+        };
+        match self
+            .docker
+            .start_exec(&created.id, Some(options))
+            .await
+            .map_err(other)?
+        {
+            StartExecResults::Attached { output, input } => Ok(ExecSession {
+                id: created.id,
+                output: output_stream(output),
+                input: config.stdin.then_some(input),
+            }),
+            StartExecResults::Detached => Err(RuntimeError::Other("the command started detached".into())),
+        }
+    }
+
+    async fn resize_exec(&self, exec_id: &str, width: u16, height: u16) -> Result<()> {
+        let options = ResizeExecOptionsBuilder::new()
+            .w(i32::from(width))
+            .h(i32::from(height))
+            .build();
+        self.docker.resize_exec(exec_id, options).await.map_err(other)
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>> {
+        let inspect = self.docker.inspect_exec(exec_id).await.map_err(other)?;
+        if inspect.running == Some(true) {
+            return Ok(None);
+        }
+        Ok(inspect.exit_code)
     }
 }

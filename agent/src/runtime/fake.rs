@@ -4,10 +4,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use parking_lot::Mutex;
 
+use futures::StreamExt;
+
 use super::{
-    ContainerConfig, ContainerRuntime, ContainerState, ContainerStatus, ContainerSummary, Image, Result, RuntimeError,
-    RuntimeVersion, SandboxConfig, SandboxStatus, exit_reason,
+    ContainerConfig, ContainerRuntime, ContainerState, ContainerStatus, ContainerSummary, ExecConfig, ExecSession,
+    Image, LogOptions, Output, OutputStream, Result, RuntimeError, RuntimeVersion, SandboxConfig, SandboxStatus,
+    exit_reason,
 };
+
+/// What a command run in a fake container does: its exit code and its stdout.
+pub type ExecHandler = dyn Fn(&str, &[String]) -> (i64, String) + Send + Sync;
 
 /// A runtime call the fake saw, for tests of ordering.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +28,7 @@ pub enum Call {
 }
 
 /// A runtime that holds what tests give it.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct FakeRuntime {
     images: Mutex<Vec<Image>>,
     /// Images a pull finds.
@@ -32,6 +38,10 @@ pub struct FakeRuntime {
     containers: Mutex<BTreeMap<String, (ContainerConfig, ContainerStatus)>>,
     next_id: Mutex<u64>,
     calls: Mutex<Vec<Call>>,
+    /// What each container has printed, by Docker name.
+    logs: Mutex<BTreeMap<String, String>>,
+    exec_handler: Mutex<Option<Box<ExecHandler>>>,
+    exec_results: Mutex<BTreeMap<String, i64>>,
 }
 
 impl FakeRuntime {
@@ -44,6 +54,17 @@ impl FakeRuntime {
 
     pub fn set_images(&self, images: Vec<Image>) {
         *self.images.lock() = images;
+    }
+
+    /// Sets what the container with Docker name `name` has printed.
+    pub fn set_logs(&self, name: &str, text: &str) {
+        self.logs.lock().insert(name.to_owned(), text.to_owned());
+    }
+
+    /// Decides what commands run in containers do, given the container's Docker name and the
+    /// command (by default they exit 0 and print nothing).
+    pub fn on_exec(&self, handler: impl Fn(&str, &[String]) -> (i64, String) + Send + Sync + 'static) {
+        *self.exec_handler.lock() = Some(Box::new(handler));
     }
 
     /// Lets a later pull of `reference` succeed.
@@ -286,6 +307,53 @@ impl ContainerRuntime for FakeRuntime {
 
     async fn container_status(&self, id: &str) -> Result<Option<ContainerStatus>> {
         Ok(self.containers.lock().get(id).map(|(_, status)| status.clone()))
+    }
+
+    async fn logs(&self, id: &str, options: &LogOptions) -> Result<OutputStream> {
+        let name = self.name_of(id);
+        let text = self.logs.lock().get(&name).cloned().unwrap_or_default();
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let skip = options
+            .tail_lines
+            .map_or(0, |n| lines.len().saturating_sub(usize::try_from(n).unwrap_or(0)));
+        let chunks: Vec<Result<Output>> = lines[skip..]
+            .iter()
+            .map(|l| Ok(Output::Stdout(bytes::Bytes::from(l.to_string()))))
+            .collect();
+        Ok(futures::stream::iter(chunks).boxed())
+    }
+
+    async fn exec(&self, id: &str, config: &ExecConfig) -> Result<ExecSession> {
+        let name = self.name_of(id);
+        if !self
+            .containers
+            .lock()
+            .get(id)
+            .is_some_and(|(_, s)| s.state == ContainerState::Running)
+        {
+            return Err(RuntimeError::Other(format!("container {id} is not running")));
+        }
+        let (code, stdout) = match &*self.exec_handler.lock() {
+            Some(handler) => handler(&name, &config.command),
+            None => (0, String::new()),
+        };
+        let exec_id = self.new_id();
+        self.exec_results.lock().insert(exec_id.clone(), code);
+        Ok(ExecSession {
+            id: exec_id,
+            output: futures::stream::iter([Ok(Output::Stdout(stdout.into()))]).boxed(),
+            input: config
+                .stdin
+                .then(|| Box::pin(tokio::io::sink()) as std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>),
+        })
+    }
+
+    async fn resize_exec(&self, _exec_id: &str, _width: u16, _height: u16) -> Result<()> {
+        Ok(())
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>> {
+        Ok(self.exec_results.lock().get(exec_id).copied())
     }
 }
 

@@ -11,6 +11,10 @@ pub mod tar;
 pub use docker::{DEFAULT_DOCKER_HOST, DockerRuntime};
 
 use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
 
 pub use fake::{Call, FakeRuntime};
 
@@ -144,6 +148,52 @@ pub fn exit_reason(exit_code: i64, oom_killed: bool) -> &'static str {
     }
 }
 
+/// A piece of a container's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Stdout(Bytes),
+    Stderr(Bytes),
+}
+
+/// A stream of output, ending when the container (or command) closes it.
+pub type OutputStream = BoxStream<'static, Result<Output>>;
+
+/// Which logs to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogOptions {
+    pub follow: bool,
+    /// Only the last lines.
+    pub tail_lines: Option<i64>,
+    /// Only lines written since this Unix time (seconds).
+    pub since: Option<i64>,
+    /// Prefix each line with its RFC 3339 time.
+    pub timestamps: bool,
+}
+
+/// A command to run in a running container.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecConfig {
+    pub command: Vec<String>,
+    pub stdin: bool,
+    pub tty: bool,
+}
+
+/// A running command: its output, and its stdin when asked for.
+pub struct ExecSession {
+    /// The runtime's id of the command, for `resize_exec` and `exec_exit_code`.
+    pub id: String,
+    pub output: OutputStream,
+    pub input: Option<Pin<Box<dyn tokio::io::AsyncWrite + Send>>>,
+}
+
+impl std::fmt::Debug for ExecSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecSession")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// An image the runtime holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
@@ -210,4 +260,12 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     fn remove_container(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
     /// The container's state; `None` when it does not exist.
     fn container_status(&self, id: &str) -> impl Future<Output = Result<Option<ContainerStatus>>> + Send;
+    /// The container's output (stdout and stderr, in order).
+    fn logs(&self, id: &str, options: &LogOptions) -> impl Future<Output = Result<OutputStream>> + Send;
+    /// Starts `config.command` in running container `id`.
+    fn exec(&self, id: &str, config: &ExecConfig) -> impl Future<Output = Result<ExecSession>> + Send;
+    /// Resizes the terminal of a command started with a tty.
+    fn resize_exec(&self, exec_id: &str, width: u16, height: u16) -> impl Future<Output = Result<()>> + Send;
+    /// The exit code of a command whose output has ended; `None` while it runs.
+    fn exec_exit_code(&self, exec_id: &str) -> impl Future<Output = Result<Option<i64>>> + Send;
 }

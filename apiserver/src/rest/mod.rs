@@ -6,13 +6,16 @@
 //! - `request`, `body`: reading paths, queries, Accept headers and bodies (field validation,
 //!   protobuf envelopes, the size limit).
 //! - `watch`: streaming watch events.
+//! - `logs`, `exec`: `pods/log` and `pods/exec`, relayed to the pod's agent.
 //! - `discovery`, `openapi`, `health`: what clients read before they read resources.
 //! - `error`: every failure as a Kubernetes `Status`.
 
 mod body;
 mod discovery;
 mod error;
+mod exec;
 mod health;
+mod logs;
 mod openapi;
 mod request;
 mod resources;
@@ -27,12 +30,14 @@ use axum::routing::{any, get};
 pub use body::MAX_BODY_BYTES;
 pub use error::RestError;
 
+use crate::agents::Agents;
 use crate::registry::Api;
 
 /// The REST handlers' shared state.
 #[derive(Clone)]
 pub struct RestState {
     pub api: Api,
+    pub agents: Agents,
 }
 
 /// The REST routes (no fallback: `serve` adds the one that also answers gRPC).
@@ -46,11 +51,16 @@ pub fn routes(api: Api) -> Router {
         .route("/apis/{group}/{version}", get(discovery::group_version))
         .route("/openapi/v3", get(openapi::index))
         .route("/openapi/v3/{*path}", get(openapi::group_document))
+        .route("/api/v1/namespaces/{namespace}/pods/{name}/log", get(logs::logs))
+        .route("/api/v1/namespaces/{namespace}/pods/{name}/exec", any(exec::exec))
         .route("/api/v1/{*rest}", any(resources::dispatch))
         .route("/apis/{group}/{version}/{*rest}", any(resources::dispatch))
         .merge(health::routes())
         .method_not_allowed_fallback(|| async { RestError(error::method_not_allowed()) })
-        .with_state(RestState { api })
+        .with_state(RestState {
+            api,
+            agents: Agents::default(),
+        })
 }
 
 /// Answers what no route matched: an unimplemented gRPC method for gRPC clients, a Kubernetes

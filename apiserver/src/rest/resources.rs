@@ -117,12 +117,8 @@ impl Endpoint {
             (Method::PATCH, true, "status") if K::HAS_STATUS => self.patch::<K>(true).await,
             (Method::POST, true, "binding") if K::KIND == "Pod" => self.bind().await,
             (Method::PUT, true, "finalize") if K::KIND == "Namespace" => self.finalize().await,
-            (_, true, "log" | "exec" | "attach" | "portforward") if K::KIND == "Pod" => {
-                Err(ApiError::service_unavailable(format!(
-                    "pods/{} is not served yet: the agent's log and exec service is not available",
-                    self.info.subresource
-                ))
-                .into())
+            (_, true, "attach" | "portforward") if K::KIND == "Pod" => {
+                Err(ApiError::service_unavailable(format!("pods/{} is not served yet", self.info.subresource)).into())
             }
             (_, _, "") => Err(method_not_allowed().into()),
             (_, _, "status") if K::HAS_STATUS => Err(method_not_allowed().into()),
