@@ -12,6 +12,7 @@ use clap::Parser;
 use podium_agent::node::{NodeAgent, NodeConfig, parse_labels, parse_taints};
 use podium_agent::pause::ensure_pause_image;
 use podium_agent::pod::dns::ResolvConf;
+use podium_agent::pod::spec::NodeFacts;
 use podium_agent::pod::{AgentContext, PodManager};
 use podium_agent::runtime::{ContainerRuntime, DEFAULT_DOCKER_HOST, DockerRuntime};
 use podium_agent::server::AgentService;
@@ -57,6 +58,9 @@ struct Args {
     /// The Docker bridge network every pod of the cluster joins (created when missing).
     #[arg(long, env = "PODIUM_POD_NETWORK", default_value = "podium")]
     pod_network: String,
+    /// The most processes each container may run (-1: no limit).
+    #[arg(long, env = "PODIUM_POD_PIDS_LIMIT", default_value_t = -1, allow_negative_numbers = true)]
+    pod_pids_limit: i64,
     /// The resolv.conf pods' DNS settings start from.
     #[arg(long, env = "PODIUM_RESOLV_CONF", default_value = "/etc/resolv.conf")]
     resolv_conf: PathBuf,
@@ -107,6 +111,7 @@ async fn main() -> anyhow::Result<()> {
     let runtime = Arc::new(runtime);
     let node_name = config.name.clone();
     let agent = Arc::new(NodeAgent::new(client.clone(), runtime.clone(), config));
+    let version = runtime.version().await?;
     let context = AgentContext {
         node_name,
         host_ip: agent.internal_ip().map(|ip| ip.to_string()).unwrap_or_default(),
@@ -114,7 +119,13 @@ async fn main() -> anyhow::Result<()> {
         network: args.pod_network,
         pods_dir: args.root_dir.join("pods"),
         node_resolv: ResolvConf::parse(&std::fs::read_to_string(&args.resolv_conf).unwrap_or_default()),
-        runtime_name: runtime.version().await?.name,
+        runtime_name: version.name,
+        node: NodeFacts {
+            cpu_milli: i64::try_from(agent.facts().cpus * 1000).unwrap_or(i64::MAX),
+            memory_bytes: i64::try_from(agent.facts().memory_bytes).unwrap_or(i64::MAX),
+            cgroup_driver: version.cgroup_driver,
+            pids_limit: (args.pod_pids_limit > 0).then_some(args.pod_pids_limit),
+        },
     };
     let shutdown = CancellationToken::new();
     {

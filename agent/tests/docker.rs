@@ -165,6 +165,8 @@ async fn sandbox_life_cycle<R: podium_agent::runtime::ContainerRuntime>(runtime:
         host_pid: false,
         labels: [("io.podium.pod.uid".to_owned(), tag.to_owned())].into(),
         ports: Vec::new(),
+        sysctls: Default::default(),
+        cgroup_parent: String::new(),
     };
     let id = runtime.run_sandbox(&config).await.unwrap();
     let status = runtime.sandbox_status(&id).await.unwrap().expect("the sandbox exists");
@@ -231,6 +233,8 @@ async fn containers_join_their_sandbox_and_report_how_they_ended() {
             host_pid: false,
             labels: Default::default(),
             ports: Vec::new(),
+            sysctls: Default::default(),
+            cgroup_parent: String::new(),
         })
         .await
         .unwrap();

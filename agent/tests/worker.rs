@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 struct FakeApi {
     statuses: Mutex<Vec<PodStatus>>,
     deleted: Mutex<Vec<(String, String, String)>>,
+    events: Mutex<Vec<(String, String, String)>>,
 }
 
 impl PodApi for FakeApi {
@@ -33,6 +34,20 @@ impl PodApi for FakeApi {
         self.deleted
             .lock()
             .push((namespace.to_owned(), name.to_owned(), uid.to_owned()));
+        Ok(())
+    }
+
+    async fn record_event(
+        &self,
+        _pod: &Pod,
+        _node: &str,
+        kind: &str,
+        reason: &str,
+        message: &str,
+    ) -> Result<(), ClientError> {
+        self.events
+            .lock()
+            .push((kind.to_owned(), reason.to_owned(), message.to_owned()));
         Ok(())
     }
 }
@@ -104,6 +119,12 @@ impl Harness {
             pods_dir: dir.path().join("pods"),
             node_resolv: ResolvConf::parse("nameserver 192.168.0.1\n"),
             runtime_name: "fake".into(),
+            node: podium_agent::pod::spec::NodeFacts {
+                cpu_milli: 2000,
+                memory_bytes: 4 << 30,
+                cgroup_driver: "cgroupfs".into(),
+                pids_limit: None,
+            },
         });
         let api = Arc::new(FakeApi::default());
         let (updates, receiver) = watch::channel(PodUpdate::Desired(pod));

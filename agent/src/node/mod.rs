@@ -174,6 +174,11 @@ impl<R: ContainerRuntime> NodeAgent<R> {
         }
     }
 
+    /// What the host offers (CPUs, memory, addresses).
+    pub fn facts(&self) -> &HostFacts {
+        &self.facts
+    }
+
     /// The node's InternalIP: the configured one, else the detected one.
     pub fn internal_ip(&self) -> Option<IpAddr> {
         self.config.node_ip.or(self.facts.internal_ip)

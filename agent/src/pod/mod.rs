@@ -1,6 +1,7 @@
 //! Running pods: the manager (`manager`) gives each pod bound to the node a worker (`worker`)
-//! that drives the runtime from the pod's spec (`spec`, `labels`, `hosts`, `dns`) with
-//! Kubernetes' back-off (`backoff`) and reports the pod's status (`status`).
+//! that drives the runtime from the pod's spec (`spec`, `labels`, `volumes`, `hosts`, `dns`)
+//! with Kubernetes' back-off (`backoff`) and reports the pod's status (`status`) and Events
+//! (`api`).
 
 pub mod api;
 pub mod backoff;
@@ -10,6 +11,7 @@ pub mod labels;
 pub mod manager;
 pub mod spec;
 pub mod status;
+pub mod volumes;
 pub mod worker;
 
 pub use api::PodApi;

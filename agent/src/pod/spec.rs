@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use podium_proto::k8s::core::v1::{Container, Pod};
+use podium_api::quantity::Quantity as Amount;
+use podium_proto::k8s::core::v1::{Container, Pod, ResourceFieldSelector};
 
 use super::hosts::pod_hostname;
 use super::labels;
-use crate::runtime::{ContainerConfig, HostPortMapping, Mount, SandboxConfig, SandboxNetwork};
+use crate::runtime::{ContainerConfig, HostPortMapping, Mount, Resources, SandboxConfig, SandboxNetwork, Security};
 
 /// The cluster's DNS domain.
 pub const CLUSTER_DOMAIN: &str = "cluster.local";
@@ -25,6 +26,27 @@ pub enum SpecError {
     ConfigMap(String),
     #[error("secret {0:?} not found")]
     Secret(String),
+    #[error("{0}")]
+    NonRoot(String),
+    #[error("invalid resource field {resource:?}: {reason}")]
+    ResourceField { resource: String, reason: String },
+    #[error("volume {0:?} is not mounted in the pod")]
+    NoVolume(String),
+    #[error("invalid subPath {0:?}: it must be a relative path without '..'")]
+    SubPath(String),
+}
+
+/// What the node offers, for resource fields, limits, and cgroup names.
+#[derive(Debug, Clone, Default)]
+pub struct NodeFacts {
+    /// Allocatable CPU in thousandths of a core.
+    pub cpu_milli: i64,
+    /// Allocatable memory in bytes.
+    pub memory_bytes: i64,
+    /// Docker's cgroup driver: `systemd` or `cgroupfs`.
+    pub cgroup_driver: String,
+    /// The most processes a container may have (`--pod-pids-limit`).
+    pub pids_limit: Option<i64>,
 }
 
 /// What a container's environment may refer to beyond the Pod itself.
@@ -35,6 +57,11 @@ pub struct Runtime<'a> {
     /// The pod's `/etc/hosts` and `/etc/resolv.conf` on the node (none: the image's own).
     pub hosts_file: Option<PathBuf>,
     pub resolv_conf: Option<PathBuf>,
+    /// Each volume's directory (or file) on the node, by volume name.
+    pub volumes: BTreeMap<String, PathBuf>,
+    /// The file bound at the container's terminationMessagePath.
+    pub termination_log: Option<PathBuf>,
+    pub node: NodeFacts,
 }
 
 /// The sandbox's hostname: the pod's hostname, or its FQDN with `setHostnameAsFQDN`.
@@ -49,9 +76,36 @@ pub fn sandbox_hostname(pod: &Pod) -> String {
     }
 }
 
+/// The cgroup a pod of QoS class `qos` goes under, named as Docker's cgroup driver wants.
+pub fn cgroup_parent(qos: &str, driver: &str) -> String {
+    let class = match qos {
+        "Guaranteed" => "",
+        "BestEffort" => "besteffort",
+        _ => "burstable",
+    };
+    match (driver, class) {
+        ("systemd", "") => "podium.slice".to_owned(),
+        ("systemd", class) => format!("podium-{class}.slice"),
+        (_, "") => "/podium".to_owned(),
+        (_, class) => format!("/podium/{class}"),
+    }
+}
+
 /// The sandbox (pause) container for attempt `attempt` of `pod`.
-pub fn sandbox_config(pod: &Pod, node: &str, attempt: u32, pause_image: &str, network: &str) -> SandboxConfig {
+pub fn sandbox_config(
+    pod: &Pod,
+    node: &str,
+    attempt: u32,
+    pause_image: &str,
+    network: &str,
+    facts: &NodeFacts,
+) -> SandboxConfig {
     let spec = pod.spec.clone().unwrap_or_default();
+    let sysctls = spec
+        .security_context
+        .as_ref()
+        .map(|sc| sc.sysctls.iter().map(|s| (s.name.clone(), s.value.clone())).collect())
+        .unwrap_or_default();
     let ports = spec
         .containers
         .iter()
@@ -82,7 +136,209 @@ pub fn sandbox_config(pod: &Pod, node: &str, attempt: u32, pause_image: &str, ne
         labels: labels::labels(pod, node, None, attempt),
         // Ports of the host network are the host's already.
         ports: if spec.host_network { Vec::new() } else { ports },
+        sysctls,
+        cgroup_parent: cgroup_parent(podium_api::pod::qos_class(&spec), &facts.cgroup_driver),
     }
+}
+
+fn amount(q: &podium_proto::k8s::meta::v1::Quantity) -> Option<Amount> {
+    Amount::parse(&q.string).ok()
+}
+
+/// The value of a `resourceFieldRef` for `container`: its limit (the node's allocatable when
+/// unset) or request, divided by the divisor and rounded up.
+pub fn resource_field(
+    pod: &Pod,
+    container: &Container,
+    field: &ResourceFieldSelector,
+    node: &NodeFacts,
+) -> Result<String, SpecError> {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let target = if field.container_name.is_empty() {
+        container.clone()
+    } else {
+        spec.containers
+            .iter()
+            .chain(&spec.init_containers)
+            .find(|c| c.name == field.container_name)
+            .cloned()
+            .ok_or_else(|| SpecError::ResourceField {
+                resource: field.resource.clone(),
+                reason: format!("no container {:?}", field.container_name),
+            })?
+    };
+    let resources = target.resources.clone().unwrap_or_default();
+    let (kind, resource) = field.resource.split_once('.').unwrap_or(("", ""));
+    let set = match kind {
+        "limits" => &resources.limits,
+        "requests" => &resources.requests,
+        _ => {
+            return Err(SpecError::ResourceField {
+                resource: field.resource.clone(),
+                reason: "must be limits.* or requests.*".into(),
+            });
+        }
+    };
+    let divisor = field.divisor.as_ref().and_then(amount).filter(|d| d.nanos() > 0);
+    let given = set.get(resource).and_then(amount);
+    // Values in nanounits, so that millicores and bytes divide the same way.
+    let nanos: i128 = match (given, resource) {
+        (Some(q), _) => q.nanos(),
+        (None, "cpu") if kind == "limits" => i128::from(node.cpu_milli) * 1_000_000,
+        (None, "memory") if kind == "limits" => i128::from(node.memory_bytes) * 1_000_000_000,
+        (None, "cpu" | "memory" | "ephemeral-storage") => 0,
+        (None, _) => {
+            return Err(SpecError::ResourceField {
+                resource: field.resource.clone(),
+                reason: "unsupported resource".into(),
+            });
+        }
+    };
+    let divisor = divisor.map_or(1_000_000_000, |d| d.nanos());
+    let value = (nanos + divisor - 1) / divisor;
+    Ok(value.to_string())
+}
+
+/// Kubernetes' `name_namespace(uid)` for messages.
+fn pod_id(pod: &Pod) -> String {
+    let m = pod.metadata.clone().unwrap_or_default();
+    format!("{}_{}({})", m.name, m.namespace, m.uid)
+}
+
+/// Refuses a container that would run as root when runAsNonRoot asks otherwise, given the
+/// image's `USER`, with Kubernetes' messages.
+pub fn check_non_root(pod: &Pod, container: &Container, image_user: &str) -> Result<(), SpecError> {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let psc = spec.security_context.unwrap_or_default();
+    let sc = container.security_context.clone().unwrap_or_default();
+    if sc.run_as_non_root.or(psc.run_as_non_root) != Some(true) {
+        return Ok(());
+    }
+    let whose = format!("(pod: {:?}, container: {})", pod_id(pod), container.name);
+    match sc.run_as_user.or(psc.run_as_user) {
+        Some(0) => Err(SpecError::NonRoot(format!(
+            "container's runAsUser breaks non-root policy {whose}"
+        ))),
+        Some(_) => Ok(()),
+        None => {
+            let user = image_user.split(':').next().unwrap_or_default();
+            match user.parse::<i64>() {
+                _ if user.is_empty() || user == "root" => Err(SpecError::NonRoot(format!(
+                    "container has runAsNonRoot and image will run as root {whose}"
+                ))),
+                Ok(0) => Err(SpecError::NonRoot(format!(
+                    "container has runAsNonRoot and image will run as root {whose}"
+                ))),
+                Ok(_) => Ok(()),
+                Err(_) => Err(SpecError::NonRoot(format!(
+                    "container has runAsNonRoot and image has non-numeric user ({user}), cannot verify user is non-root {whose}"
+                ))),
+            }
+        }
+    }
+}
+
+/// The container's security settings: its securityContext over the pod's.
+pub fn security(pod: &Pod, container: &Container) -> Result<Security, SpecError> {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let psc = spec.security_context.unwrap_or_default();
+    let sc = container.security_context.clone().unwrap_or_default();
+    let mut security = Security::default();
+    match (sc.run_as_user.or(psc.run_as_user), sc.run_as_group.or(psc.run_as_group)) {
+        (Some(uid), Some(gid)) => security.user = format!("{uid}:{gid}"),
+        (Some(uid), None) => security.user = uid.to_string(),
+        (None, _) => {}
+    }
+    security.group_add = psc
+        .supplemental_groups
+        .iter()
+        .chain(psc.fs_group.as_ref())
+        .map(ToString::to_string)
+        .collect();
+    security.privileged = sc.privileged == Some(true);
+    if let Some(caps) = &sc.capabilities {
+        security.cap_add = caps.add.clone();
+        security.cap_drop = caps.drop.clone();
+    }
+    security.read_only_root_filesystem = sc.read_only_root_filesystem == Some(true);
+    if sc.allow_privilege_escalation == Some(false) {
+        security.security_opt.push("no-new-privileges".into());
+    }
+    let seccomp = sc.seccomp_profile.or(psc.seccomp_profile).map(|p| p.r#type);
+    match seccomp.as_deref() {
+        Some("Unconfined") => security.security_opt.push("seccomp=unconfined".into()),
+        Some("Localhost") => return Err(SpecError::Unsupported("seccompProfile type Localhost")),
+        _ => {}
+    }
+    if sc.proc_mount.as_deref() == Some("Unmasked") {
+        security.security_opt.push("systempaths=unconfined".into());
+    }
+    Ok(security)
+}
+
+/// The container's resource controls: Kubernetes' CPU shares and quota, memory limit, OOM
+/// score by QoS class, and its class's cgroup.
+pub fn resources(pod: &Pod, container: &Container, node: &NodeFacts) -> Resources {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let r = container.resources.clone().unwrap_or_default();
+    let milli = |map: &BTreeMap<String, podium_proto::k8s::meta::v1::Quantity>, k: &str| {
+        map.get(k).and_then(amount).map(|q| q.milli_value())
+    };
+    let value = |map: &BTreeMap<String, podium_proto::k8s::meta::v1::Quantity>, k: &str| {
+        map.get(k).and_then(amount).map(|q| q.value())
+    };
+    let cpu_request = milli(&r.requests, "cpu").or_else(|| milli(&r.limits, "cpu"));
+    let cpu_limit = milli(&r.limits, "cpu");
+    let memory_request = value(&r.requests, "memory").or_else(|| value(&r.limits, "memory"));
+    let qos = podium_api::pod::qos_class(&spec);
+    let oom_score_adj = match qos {
+        "Guaranteed" => -997,
+        "BestEffort" => 1000,
+        _ => {
+            let capacity = node.memory_bytes.max(1);
+            let request = memory_request.unwrap_or(0);
+            (1000 - (1000 * i128::from(request) / i128::from(capacity)) as i64).clamp(2, 999)
+        }
+    };
+    Resources {
+        cpu_shares: Some(cpu_request.map_or(2, |m| (m * 1024 / 1000).max(2))),
+        cpu_period: cpu_limit.map(|_| 100_000),
+        cpu_quota: cpu_limit.map(|m| (m * 100).max(1000)),
+        memory_bytes: value(&r.limits, "memory"),
+        pids_limit: node.pids_limit,
+        oom_score_adj: Some(oom_score_adj),
+        cgroup_parent: cgroup_parent(qos, &node.cgroup_driver),
+    }
+}
+
+/// The container's mounts of the pod's volumes (subPath included).
+fn volume_mounts(container: &Container, runtime: &Runtime<'_>) -> Result<Vec<Mount>, SpecError> {
+    let mut mounts = Vec::new();
+    for vm in &container.volume_mounts {
+        let base = runtime
+            .volumes
+            .get(&vm.name)
+            .ok_or_else(|| SpecError::NoVolume(vm.name.clone()))?;
+        let host_path = if vm.sub_path.is_empty() {
+            base.clone()
+        } else {
+            let sub = std::path::Path::new(&vm.sub_path);
+            if sub.is_absolute() || sub.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+                return Err(SpecError::SubPath(vm.sub_path.clone()));
+            }
+            let path = base.join(sub);
+            if !path.exists() {
+                let _ = std::fs::create_dir_all(&path);
+            }
+            path
+        };
+        mounts.push(Mount {
+            host_path,
+            container_path: vm.mount_path.clone(),
+            read_only: vm.read_only,
+        });
+    }
+    Ok(mounts)
 }
 
 /// The value of a `fieldRef` path.
@@ -176,8 +432,10 @@ pub fn environment(
                         continue;
                     }
                     return Err(SpecError::Secret(secret.name.clone()));
+                } else if let Some(field) = &source.resource_field_ref {
+                    resource_field(pod, container, field, &runtime.node)?
                 } else {
-                    return Err(SpecError::Unsupported("env valueFrom.resourceFieldRef"));
+                    return Err(SpecError::Unsupported("an empty env valueFrom"));
                 }
             }
         };
@@ -201,7 +459,19 @@ pub fn container_config(
     let env = environment(pod, container, runtime)?;
     let vars: BTreeMap<String, String> = env.iter().cloned().collect();
     let expand_all = |items: &[String]| items.iter().map(|i| expand(i, &vars)).collect::<Vec<_>>();
-    let mut mounts = Vec::new();
+    let mut mounts = volume_mounts(container, runtime)?;
+    if let Some(log) = &runtime.termination_log {
+        let path = if container.termination_message_path.is_empty() {
+            "/dev/termination-log".to_owned()
+        } else {
+            container.termination_message_path.clone()
+        };
+        mounts.push(Mount {
+            host_path: log.clone(),
+            container_path: path,
+            read_only: false,
+        });
+    }
     if let Some(hosts) = &runtime.hosts_file {
         mounts.push(Mount {
             host_path: hosts.clone(),
@@ -230,6 +500,8 @@ pub fn container_config(
         host_pid: spec.host_pid,
         host_ipc: spec.host_ipc,
         mounts,
+        security: security(pod, container)?,
+        resources: resources(pod, container, &runtime.node),
     })
 }
 
@@ -349,7 +621,7 @@ mod tests {
             }],
             ..Default::default()
         }];
-        let config = sandbox_config(&pod, "n1", 0, "podium/pause:1", "podium");
+        let config = sandbox_config(&pod, "n1", 0, "podium/pause:1", "podium", &NodeFacts::default());
         assert_eq!(config.hostname, "w.svc.shop.svc.cluster.local");
         assert_eq!(config.name, "k8s_POD_web_shop_u-1_0");
         assert_eq!(config.ports[0].protocol, "TCP");

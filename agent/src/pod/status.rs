@@ -32,6 +32,8 @@ pub struct PodObservation {
     pub app: Vec<Observed>,
     /// `docker`: the prefix of container and image IDs.
     pub runtime_name: String,
+    /// The agent failed the pod (reason and message), e.g. DeadlineExceeded.
+    pub failure: Option<(String, String)>,
 }
 
 fn time(seconds: Option<i64>) -> Option<Time> {
@@ -223,6 +225,10 @@ pub fn pod_status(pod: &Pod, obs: &PodObservation, now: Time) -> PodStatus {
         .collect();
     let new_phase = if is_terminal(&old.phase) {
         old.phase.clone()
+    } else if let Some((reason, message)) = &obs.failure {
+        status.reason = reason.clone();
+        status.message = message.clone();
+        "Failed".to_owned()
     } else {
         phase(&spec.restart_policy, obs, &status.container_statuses).to_owned()
     };
@@ -339,6 +345,7 @@ mod tests {
             init: Vec::new(),
             app,
             runtime_name: "docker".into(),
+            failure: None,
         }
     }
 

@@ -10,7 +10,7 @@
 //! new desired state, on a change the manager's relist saw, when a back-off ends, and every
 //! `RESYNC` anyway.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,8 +26,9 @@ use super::backoff::{Backoff, go_duration};
 use super::dns::{ResolvConf, pod_resolv_conf};
 use super::hosts::hosts_file;
 use super::labels::{self, attempt};
-use super::spec::{self, CLUSTER_DOMAIN, container_config, sandbox_config};
+use super::spec::{self, CLUSTER_DOMAIN, NodeFacts, check_non_root, container_config, sandbox_config};
 use super::status::{Observed, PodObservation, pod_status};
+use super::volumes;
 use crate::runtime::{ContainerRuntime, ContainerState, ContainerStatus, ContainerSummary, RuntimeError};
 
 /// A worker looks again at least this often.
@@ -49,6 +50,13 @@ pub enum WorkerError {
     File { path: PathBuf, source: std::io::Error },
 }
 
+/// Kubernetes' message for a pod past its activeDeadlineSeconds.
+const DEADLINE_MESSAGE: &str = "Pod was active on the node longer than the specified deadline";
+/// The most of a termination message kept, and of the log lines that stand in for one.
+const TERMINATION_MESSAGE_BYTES: usize = 4096;
+const FALLBACK_LOG_LINES: i64 = 80;
+const FALLBACK_LOG_BYTES: usize = 2048;
+
 type Result<T, E = WorkerError> = std::result::Result<T, E>;
 
 /// What every worker of this agent shares.
@@ -66,6 +74,8 @@ pub struct AgentContext {
     pub node_resolv: ResolvConf,
     /// The runtime's name, the scheme of container and image IDs (`docker`).
     pub runtime_name: String,
+    /// The node's allocatable resources and cgroup naming.
+    pub node: NodeFacts,
 }
 
 /// The newest word on a pod.
@@ -149,10 +159,14 @@ pub struct PodWorker<R, A> {
     exit_seen: HashMap<String, Instant>,
     /// Statuses of exited instances, which no longer change.
     finished: HashMap<String, ContainerStatus>,
+    /// Exited instances whose termination message has been read.
+    messaged: HashSet<String>,
     /// The earliest moment a back-off ends.
     wake_at: Option<Instant>,
     /// The status last written.
     written: Option<PodStatus>,
+    /// The last message of each warning reason, so that a repeated failure is one Event.
+    warned: HashMap<String, String>,
 }
 
 impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
@@ -166,8 +180,10 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
             waiting: HashMap::new(),
             exit_seen: HashMap::new(),
             finished: HashMap::new(),
+            messaged: HashSet::new(),
             wake_at: None,
             written: None,
+            warned: HashMap::new(),
         }
     }
 
@@ -217,6 +233,39 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
         self.wake_at(Instant::now() + d);
     }
 
+    /// Records an Event in the background (an Event never holds a pod up).
+    fn event(&self, pod: &Pod, kind: &'static str, reason: &'static str, message: String) {
+        let (api, pod, node) = (self.api.clone(), pod.clone(), self.ctx.node_name.clone());
+        tokio::spawn(async move {
+            if let Err(e) = api.record_event(&pod, &node, kind, reason, &message).await {
+                tracing::debug!(error = %e, reason, "recording an event failed");
+            }
+        });
+    }
+
+    /// A Warning Event, unless the last one of this reason said the same.
+    fn warn_once(&mut self, pod: &Pod, reason: &'static str, message: String) {
+        if self.warned.get(reason) != Some(&message) {
+            self.warned.insert(reason.to_owned(), message.clone());
+            self.event(pod, "Warning", reason, message);
+        }
+    }
+
+    /// Whether the pod has been active longer than its activeDeadlineSeconds; otherwise wakes
+    /// the worker when it will have been.
+    fn past_deadline(&mut self, pod: &Pod, status: &PodStatus) -> bool {
+        let deadline = pod.spec.as_ref().and_then(|s| s.active_deadline_seconds);
+        let (Some(deadline), Some(start)) = (deadline, status.start_time) else {
+            return false;
+        };
+        let left = start.seconds + deadline - chrono::Utc::now().timestamp();
+        if left <= 0 {
+            return true;
+        }
+        self.wake_within(Duration::from_secs(u64::try_from(left).unwrap_or(0)));
+        false
+    }
+
     async fn list(&self) -> Result<Listed> {
         let filter = [(labels::POD_UID.to_owned(), self.uid.clone())].into();
         Ok(Listed::new(self.runtime.list_containers(&filter).await?))
@@ -252,19 +301,86 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
         if let Some((n, latest)) = instances.last()
             && let Some(status) = self.inspect(&latest.id).await?
         {
-            observed.latest = Some((*n, status));
+            observed.latest = Some((*n, self.with_termination_message(container, *n, status).await));
         }
-        if instances.len() >= 2 {
-            observed.previous = self.inspect(&instances[instances.len() - 2].1.id).await?;
+        if let [.., (n, previous), _] = instances
+            && let Some(status) = self.inspect(&previous.id).await?
+        {
+            observed.previous = Some(self.with_termination_message(container, *n, status).await);
         }
         Ok(observed)
+    }
+
+    /// An exited instance's message: what it wrote to its terminationMessagePath, or with
+    /// FallbackToLogsOnError and a failure, the end of its logs. Worked out once per instance.
+    async fn with_termination_message(
+        &mut self,
+        c: &Container,
+        attempt: u32,
+        mut status: ContainerStatus,
+    ) -> ContainerStatus {
+        if status.state != ContainerState::Exited || self.messaged.contains(&status.id) {
+            return status;
+        }
+        let file = self
+            .pod_dir()
+            .join("containers")
+            .join(&c.name)
+            .join(format!("{attempt}-termination-log"));
+        let mut message = std::fs::read(&file).unwrap_or_default();
+        message.truncate(TERMINATION_MESSAGE_BYTES);
+        let mut message = String::from_utf8_lossy(&message).into_owned();
+        if message.is_empty() && c.termination_message_policy == "FallbackToLogsOnError" && status.exit_code != Some(0)
+        {
+            let options = crate::runtime::LogOptions {
+                tail_lines: Some(FALLBACK_LOG_LINES),
+                ..Default::default()
+            };
+            if let Ok(mut output) = self.runtime.logs(&status.id, &options).await {
+                use futures::StreamExt;
+                let mut text = Vec::new();
+                while let Some(Ok(crate::runtime::Output::Stdout(d) | crate::runtime::Output::Stderr(d))) =
+                    output.next().await
+                {
+                    text.extend_from_slice(&d);
+                }
+                let start = text.len().saturating_sub(FALLBACK_LOG_BYTES);
+                message = String::from_utf8_lossy(&text[start..]).into_owned();
+            }
+        }
+        if !message.is_empty() {
+            status.message = message;
+        }
+        self.finished.insert(status.id.clone(), status.clone());
+        self.messaged.insert(status.id.clone());
+        status
     }
 
     /// One pass: sandbox, init containers, app containers, then the status.
     async fn sync(&mut self, pod: &Pod) -> Result<()> {
         let spec = pod.spec.clone().unwrap_or_default();
         let mut listed = self.list().await?;
-        let terminal = matches!(self.previous_status(pod).phase.as_str(), "Succeeded" | "Failed");
+        let previous = self.previous_status(pod);
+        let mut terminal = matches!(previous.phase.as_str(), "Succeeded" | "Failed");
+        let mut failure = None;
+        if !terminal && self.past_deadline(pod, &previous) {
+            self.event(pod, "Warning", "DeadlineExceeded", DEADLINE_MESSAGE.to_owned());
+            failure = Some(("DeadlineExceeded".to_owned(), DEADLINE_MESSAGE.to_owned()));
+            terminal = true;
+        }
+        // Volumes come before the sandbox; a pod whose volumes fail does not start.
+        let volumes = if terminal {
+            None
+        } else {
+            match volumes::prepare(pod, &self.pod_dir(), &self.ctx.node) {
+                Ok(volumes) => Some(volumes),
+                Err(e) => {
+                    self.warn_once(pod, "FailedMount", format!("MountVolume.SetUp failed: {e}"));
+                    self.wake_within(RETRY * 10);
+                    None
+                }
+            }
+        };
         let sandbox = listed.sandboxes.last().cloned();
         for (_, old) in listed.sandboxes.iter().rev().skip(1) {
             self.runtime.remove_sandbox(&old.id).await?;
@@ -278,16 +394,28 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
         let mut pod_ip = alive.and_then(|s| s.ip.clone());
         if terminal {
             // A pod that ended keeps its containers (for their logs) but nothing runs.
+            if listed.running().next().is_some() {
+                self.event(pod, "Normal", "Killing", "Stopping the pod's containers".to_owned());
+            }
             self.stop_running(&listed, grace_seconds(pod)).await;
             if let Some(id) = &sandbox_id {
                 self.runtime.stop_sandbox(id, 0).await?;
             }
             sandbox_id = None;
-        } else if sandbox_id.is_none() {
+            if failure.is_some() {
+                listed = self.list().await?;
+            }
+        } else if sandbox_id.is_none() && volumes.is_some() {
             let ran = !listed.containers.is_empty();
             if sandbox.is_some() {
                 // The sandbox died: its containers go with it.
                 tracing::info!(pod = %self.uid, "the pod's sandbox is gone; stopping its containers");
+                self.event(
+                    pod,
+                    "Normal",
+                    "SandboxChanged",
+                    "Pod sandbox changed, it will be killed and re-created.".to_owned(),
+                );
                 self.stop_running(&listed, grace_seconds(pod)).await;
             }
             if !(spec.restart_policy == "Never" && ran) {
@@ -298,7 +426,8 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
                 if !spec.host_network {
                     self.runtime.ensure_network(&self.ctx.network).await?;
                 }
-                let config = sandbox_config(pod, &self.ctx.node_name, next, &self.ctx.pause_image, &self.ctx.network);
+                let ctx = self.ctx.clone();
+                let config = sandbox_config(pod, &ctx.node_name, next, &ctx.pause_image, &ctx.network, &ctx.node);
                 let id = self.runtime.run_sandbox(&config).await?;
                 pod_ip = self.runtime.sandbox_status(&id).await?.and_then(|s| s.ip);
                 sandbox_id = Some(id);
@@ -308,7 +437,7 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
         if spec.host_network {
             pod_ip = Some(self.ctx.host_ip.clone());
         }
-        if let Some(sandbox_id) = &sandbox_id {
+        if let (Some(sandbox_id), Some(volumes)) = (&sandbox_id, volumes) {
             let files = self.write_pod_files(pod, pod_ip.as_deref().unwrap_or_default())?;
             let ctx = self.ctx.clone();
             let runtime = spec::Runtime {
@@ -316,6 +445,9 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
                 host_ip: &ctx.host_ip,
                 hosts_file: files.0,
                 resolv_conf: Some(files.1),
+                volumes,
+                termination_log: None,
+                node: ctx.node.clone(),
             };
             if self.act(pod, sandbox_id, &listed, &runtime).await? {
                 listed = self.list().await?;
@@ -329,6 +461,7 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
             init: self.observe_all(&spec.init_containers, &listed).await?,
             app: self.observe_all(&spec.containers, &listed).await?,
             runtime_name: self.ctx.runtime_name.clone(),
+            failure,
         };
         self.write_status(pod, &observation).await?;
         if !terminal && matches!(self.previous_status(pod).phase.as_str(), "Succeeded" | "Failed") {
@@ -481,10 +614,36 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
         rt: &spec::Runtime<'_>,
     ) -> Result<bool> {
         if let Err(waiting) = self.ensure_image(c).await {
+            if waiting.0 == "ErrImagePull" || waiting.0 == "ErrImageNeverPull" {
+                self.warn_once(
+                    pod,
+                    "Failed",
+                    format!("Failed to pull image {:?}: {}", c.image, waiting.1),
+                );
+            }
             self.waiting.insert(c.name.clone(), waiting);
             return Ok(false);
         }
-        let config = match container_config(pod, &self.ctx.node_name, c, init, n, rt) {
+        let image_user = match self.runtime.image_config(&c.image).await {
+            Ok(config) => config.unwrap_or_default().user,
+            Err(e) => return Err(e.into()),
+        };
+        if let Err(e) = check_non_root(pod, c, &image_user) {
+            self.warn_once(pod, "Failed", format!("Error: {e}"));
+            self.waiting
+                .insert(c.name.clone(), ("CreateContainerConfigError".into(), e.to_string()));
+            self.wake_within(RETRY * 10);
+            return Ok(false);
+        }
+        let log = volumes::termination_log(&self.pod_dir(), c, n).map_err(|source| WorkerError::File {
+            path: self.pod_dir().join("containers"),
+            source,
+        })?;
+        let rt = spec::Runtime {
+            termination_log: Some(log),
+            ..rt.clone()
+        };
+        let config = match container_config(pod, &self.ctx.node_name, c, init, n, &rt) {
             Ok(config) => config,
             Err(e) => {
                 self.waiting
@@ -504,7 +663,9 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
         };
         self.waiting.remove(&c.name);
         tracing::info!(pod = %self.uid, container = %c.name, attempt = n, "starting container");
+        self.event(pod, "Normal", "Created", format!("Created container {}", c.name));
         self.start_created(&id).await;
+        self.event(pod, "Normal", "Started", format!("Started container {}", c.name));
         Ok(true)
     }
 
@@ -526,6 +687,7 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
             for (_, old) in instances.iter().rev().skip(2).filter(|(_, s)| !s.running) {
                 if self.runtime.remove_container(&old.id).await.is_ok() {
                     self.finished.remove(&old.id);
+                    self.messaged.remove(&old.id);
                     self.exit_seen.remove(&old.id);
                 }
             }
@@ -594,6 +756,15 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
         let grace = grace_seconds(pod);
         tracing::info!(pod = %self.uid, grace, "stopping the pod");
         let listed = self.list().await?;
+        if confirm {
+            let names: Vec<&str> = listed
+                .running()
+                .filter_map(|c| c.labels.get(labels::CONTAINER_NAME).map(String::as_str))
+                .collect();
+            for name in names {
+                self.event(pod, "Normal", "Killing", format!("Stopping container {name}"));
+            }
+        }
         self.stop_running(&listed, grace).await;
         for (_, sandbox) in &listed.sandboxes {
             self.runtime.stop_sandbox(&sandbox.id, 0).await?;
@@ -605,9 +776,7 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
             self.runtime.remove_sandbox(&sandbox.id).await?;
         }
         let dir = self.pod_dir();
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|source| WorkerError::File { path: dir, source })?;
-        }
+        volumes::remove_pod_dir(&dir).map_err(|source| WorkerError::File { path: dir, source })?;
         if confirm {
             let m = meta(pod);
             match self.api.confirm_deletion(&m.namespace, &m.name, &m.uid).await {

@@ -19,8 +19,8 @@ use futures::StreamExt;
 
 use super::{
     ContainerConfig, ContainerRuntime, ContainerState, ContainerStatus, ContainerSummary, ExecConfig, ExecSession,
-    Image, LogOptions, Output, OutputStream, Result, RuntimeError, RuntimeVersion, SandboxConfig, SandboxNetwork,
-    SandboxStatus, exit_reason,
+    Image, ImageConfig, LogOptions, Output, OutputStream, Result, RuntimeError, RuntimeVersion, SandboxConfig,
+    SandboxNetwork, SandboxStatus, exit_reason,
 };
 
 /// Docker's out-of-memory score for sandboxes, as Kubernetes sets it: killed last.
@@ -45,6 +45,9 @@ pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
 pub struct DockerRuntime {
     docker: Docker,
     endpoint: String,
+    /// The daemon refused a lowered OOM score once (it lacks CAP_SYS_RESOURCE): from then on
+    /// the agent does not ask for one, rather than failing and retrying every container.
+    oom_refused: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl DockerRuntime {
@@ -69,11 +72,20 @@ impl DockerRuntime {
         Ok(DockerRuntime {
             docker,
             endpoint: endpoint.to_owned(),
+            oom_refused: Default::default(),
         })
     }
 
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    fn oom_refused(&self) -> bool {
+        self.oom_refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn refuse_oom(&self) {
+        self.oom_refused.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -141,9 +153,14 @@ async fn drain_progress(
 impl ContainerRuntime for DockerRuntime {
     async fn version(&self) -> Result<RuntimeVersion> {
         let version = self.docker.version().await.map_err(other)?;
+        let info = self.docker.info().await.map_err(other)?;
         Ok(RuntimeVersion {
             name: "docker".into(),
             version: version.version.unwrap_or_default(),
+            cgroup_driver: info
+                .cgroup_driver
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "cgroupfs".into()),
         })
     }
 
@@ -188,6 +205,16 @@ impl ContainerRuntime for DockerRuntime {
             .build();
         let body = bollard::body_full(rootfs_tar.into());
         drain_progress(self.docker.create_image(Some(options), Some(body), None), reference).await
+    }
+
+    async fn image_config(&self, reference: &str) -> Result<Option<ImageConfig>> {
+        match self.docker.inspect_image(reference).await {
+            Ok(image) => Ok(Some(ImageConfig {
+                user: image.config.and_then(|c| c.user).unwrap_or_default(),
+            })),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(other(e)),
+        }
     }
 
     async fn pull_image(&self, reference: &str) -> Result<()> {
@@ -270,16 +297,19 @@ impl ContainerRuntime for DockerRuntime {
                     name: Some(RestartPolicyNameEnum::NO),
                     maximum_retry_count: None,
                 }),
-                oom_score_adj: Some(SANDBOX_OOM_SCORE_ADJ),
+                oom_score_adj: (!self.oom_refused()).then_some(SANDBOX_OOM_SCORE_ADJ),
                 cpu_shares: Some(SANDBOX_CPU_SHARES),
                 port_bindings: (!bindings.is_empty()).then_some(bindings),
+                sysctls: (!config.sysctls.is_empty()).then(|| config.sysctls.clone().into_iter().collect()),
+                cgroup_parent: (!config.cgroup_parent.is_empty()).then(|| config.cgroup_parent.clone()),
                 ..Default::default()
             }),
             ..Default::default()
         };
         match self.create_and_start(&config.name, body.clone()).await {
             Ok(id) => Ok(id),
-            Err(first) => {
+            Err(first) if !self.oom_refused() => {
+                self.refuse_oom();
                 // Daemons without CAP_SYS_RESOURCE (rootless, or nested in a container) cannot
                 // lower the OOM score; the sandbox then runs with the default score.
                 tracing::warn!(sandbox = %config.name, error = %first, "starting the sandbox failed; retrying without a lowered OOM score");
@@ -289,6 +319,7 @@ impl ContainerRuntime for DockerRuntime {
                 }
                 self.create_and_start(&config.name, body).await
             }
+            Err(e) => Err(e),
         }
     }
 
@@ -348,8 +379,12 @@ impl ContainerRuntime for DockerRuntime {
 
     async fn create_container(&self, sandbox_id: &str, config: &ContainerConfig) -> Result<String> {
         let joined = format!("container:{sandbox_id}");
+        let security = &config.security;
+        let limits = &config.resources;
+        let non_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
         let body = ContainerCreateBody {
             image: Some(config.image.clone()),
+            user: (!security.user.is_empty()).then(|| security.user.clone()),
             entrypoint: (!config.command.is_empty()).then(|| config.command.clone()),
             cmd: (!config.args.is_empty()).then(|| config.args.clone()),
             working_dir: (!config.working_dir.is_empty()).then(|| config.working_dir.clone()),
@@ -384,6 +419,21 @@ impl ContainerRuntime for DockerRuntime {
                         })
                         .collect(),
                 ),
+                group_add: non_empty(&security.group_add),
+                privileged: Some(security.privileged),
+                cap_add: non_empty(&security.cap_add),
+                cap_drop: non_empty(&security.cap_drop),
+                readonly_rootfs: Some(security.read_only_root_filesystem),
+                security_opt: non_empty(&security.security_opt),
+                cpu_shares: limits.cpu_shares,
+                cpu_period: limits.cpu_period,
+                cpu_quota: limits.cpu_quota,
+                memory: limits.memory_bytes,
+                // No swap beyond the memory limit, as Kubernetes runs containers.
+                memory_swap: limits.memory_bytes,
+                pids_limit: limits.pids_limit,
+                oom_score_adj: limits.oom_score_adj.filter(|adj| *adj >= 0 || !self.oom_refused()),
+                cgroup_parent: (!limits.cgroup_parent.is_empty()).then(|| limits.cgroup_parent.clone()),
                 // The agent owns restarts.
                 restart_policy: Some(RestartPolicy {
                     name: Some(RestartPolicyNameEnum::NO),
@@ -397,12 +447,26 @@ impl ContainerRuntime for DockerRuntime {
             name: Some(config.name.clone()),
             ..Default::default()
         };
-        Ok(self
-            .docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(other)?
-            .id)
+        match self.docker.create_container(Some(options.clone()), body.clone()).await {
+            Ok(created) => Ok(created.id),
+            // Daemons without CAP_SYS_RESOURCE cannot lower the OOM score (Guaranteed pods):
+            // the container runs with the default score.
+            Err(e) if limits.oom_score_adj.is_some_and(|adj| adj < 0) && !self.oom_refused() => {
+                self.refuse_oom();
+                tracing::warn!(container = %config.name, error = %e, "creating the container failed; retrying without a lowered OOM score");
+                let mut body = body;
+                if let Some(host) = body.host_config.as_mut() {
+                    host.oom_score_adj = None;
+                }
+                Ok(self
+                    .docker
+                    .create_container(Some(options), body)
+                    .await
+                    .map_err(other)?
+                    .id)
+            }
+            Err(e) => Err(other(e)),
+        }
     }
 
     async fn start_container(&self, id: &str) -> Result<()> {

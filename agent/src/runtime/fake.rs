@@ -8,8 +8,8 @@ use futures::StreamExt;
 
 use super::{
     ContainerConfig, ContainerRuntime, ContainerState, ContainerStatus, ContainerSummary, ExecConfig, ExecSession,
-    Image, LogOptions, Output, OutputStream, Result, RuntimeError, RuntimeVersion, SandboxConfig, SandboxStatus,
-    exit_reason,
+    Image, ImageConfig, LogOptions, Output, OutputStream, Result, RuntimeError, RuntimeVersion, SandboxConfig,
+    SandboxStatus, exit_reason,
 };
 
 /// What a command run in a fake container does: its exit code and its stdout.
@@ -42,6 +42,7 @@ pub struct FakeRuntime {
     logs: Mutex<BTreeMap<String, String>>,
     exec_handler: Mutex<Option<Box<ExecHandler>>>,
     exec_results: Mutex<BTreeMap<String, i64>>,
+    image_users: Mutex<BTreeMap<String, String>>,
 }
 
 impl FakeRuntime {
@@ -65,6 +66,20 @@ impl FakeRuntime {
     /// command (by default they exit 0 and print nothing).
     pub fn on_exec(&self, handler: impl Fn(&str, &[String]) -> (i64, String) + Send + Sync + 'static) {
         *self.exec_handler.lock() = Some(Box::new(handler));
+    }
+
+    /// Sets the `USER` of an image.
+    pub fn set_image_user(&self, reference: &str, user: &str) {
+        self.image_users.lock().insert(reference.to_owned(), user.to_owned());
+    }
+
+    /// How container `name` (Docker name) was created.
+    pub fn container_config(&self, name: &str) -> Option<ContainerConfig> {
+        self.containers
+            .lock()
+            .values()
+            .find(|(c, _)| c.name == name)
+            .map(|(c, _)| c.clone())
     }
 
     /// Lets a later pull of `reference` succeed.
@@ -149,6 +164,7 @@ impl ContainerRuntime for FakeRuntime {
         Ok(RuntimeVersion {
             name: "fake".into(),
             version: "1.0.0".into(),
+            cgroup_driver: "cgroupfs".into(),
         })
     }
 
@@ -162,6 +178,12 @@ impl ContainerRuntime for FakeRuntime {
             .lock()
             .iter()
             .any(|i| i.names.iter().any(|n| n == reference)))
+    }
+
+    async fn image_config(&self, reference: &str) -> Result<Option<ImageConfig>> {
+        Ok(self.image_exists(reference).await?.then(|| ImageConfig {
+            user: self.image_users.lock().get(reference).cloned().unwrap_or_default(),
+        }))
     }
 
     async fn pull_image(&self, reference: &str) -> Result<()> {
@@ -376,6 +398,8 @@ mod tests {
             host_pid: false,
             labels: BTreeMap::new(),
             ports: Vec::new(),
+            sysctls: BTreeMap::new(),
+            cgroup_parent: String::new(),
         };
         assert!(
             fake.create_container("missing", &ContainerConfig::default())

@@ -24,6 +24,8 @@ pub use fake::{Call, FakeRuntime};
 pub struct RuntimeVersion {
     pub name: String,
     pub version: String,
+    /// `systemd` or `cgroupfs`: how cgroup parents are named.
+    pub cgroup_driver: String,
 }
 
 impl RuntimeVersion {
@@ -65,6 +67,10 @@ pub struct SandboxConfig {
     pub host_pid: bool,
     pub labels: std::collections::BTreeMap<String, String>,
     pub ports: Vec<HostPortMapping>,
+    /// Namespaced sysctls of the pod (its network and IPC namespaces are the sandbox's).
+    pub sysctls: std::collections::BTreeMap<String, String>,
+    /// The cgroup the pod's containers go under (its QoS class's).
+    pub cgroup_parent: String,
 }
 
 /// What the runtime says about a sandbox.
@@ -105,6 +111,42 @@ pub struct ContainerConfig {
     pub host_pid: bool,
     pub host_ipc: bool,
     pub mounts: Vec<Mount>,
+    pub security: Security,
+    pub resources: Resources,
+}
+
+/// A container's security settings (its securityContext and the pod's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Security {
+    /// `uid` or `uid:gid`; empty keeps the image's user.
+    pub user: String,
+    pub group_add: Vec<String>,
+    pub privileged: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub read_only_root_filesystem: bool,
+    /// Docker security options: `no-new-privileges`, `seccomp=unconfined`,
+    /// `systempaths=unconfined`.
+    pub security_opt: Vec<String>,
+}
+
+/// A container's resource controls.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resources {
+    pub cpu_shares: Option<i64>,
+    pub cpu_period: Option<i64>,
+    pub cpu_quota: Option<i64>,
+    pub memory_bytes: Option<i64>,
+    pub pids_limit: Option<i64>,
+    pub oom_score_adj: Option<i64>,
+    pub cgroup_parent: String,
+}
+
+/// What an image says about how to run it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageConfig {
+    /// The image's `USER` (empty: root).
+    pub user: String,
 }
 
 /// A container (sandbox or not) as a listing shows it.
@@ -217,6 +259,8 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     fn version(&self) -> impl Future<Output = Result<RuntimeVersion>> + Send;
     fn list_images(&self) -> impl Future<Output = Result<Vec<Image>>> + Send;
     fn image_exists(&self, reference: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// The image's run configuration; `None` when the runtime lacks it.
+    fn image_config(&self, reference: &str) -> impl Future<Output = Result<Option<ImageConfig>>> + Send;
     /// Pulls `reference` from its registry.
     fn pull_image(&self, reference: &str) -> impl Future<Output = Result<()>> + Send;
     /// Every container and sandbox (running or not) carrying all of `labels`.
