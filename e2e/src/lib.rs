@@ -17,7 +17,7 @@ use serde_json::Value;
 
 /// The test image: Debian's static busybox with its applets linked in `/bin`. The tag changes
 /// whenever what goes into the image does (an existing image of this tag is reused).
-pub const BUSYBOX: &str = "podium-test/busybox:e2e-2";
+pub const BUSYBOX: &str = "podium-test/busybox:e2e-3";
 
 /// The directory holding this build's binaries.
 fn bin_dir() -> PathBuf {
@@ -80,7 +80,7 @@ pub fn busybox_image() -> &'static str {
         for applet in [
             "sh", "sleep", "echo", "cat", "id", "hostname", "nc", "ps", "ls", "wget", "ip", "kill", "date", "true",
             "false", "grep", "touch", "test", "[", "env", "wc", "head", "tail", "mkdir", "rm", "mount", "df", "stat",
-            "chmod", "printf", "tr", "dd", "yes",
+            "chmod", "printf", "tr", "dd", "yes", "httpd",
         ] {
             std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
         }

@@ -19,6 +19,9 @@ pub struct Observed {
     pub previous: Option<runtime::ContainerStatus>,
     /// Why the agent holds it back (`CrashLoopBackOff`, `ErrImagePull`, ...), with a message.
     pub waiting: Option<(String, String)>,
+    /// The probes' verdicts on the running instance (none: no probe says otherwise).
+    pub ready: Option<bool>,
+    pub started: Option<bool>,
 }
 
 /// The whole pod as observed.
@@ -98,10 +101,9 @@ fn container_status(observed: &Observed, runtime_name: &str, default_waiting: &s
                 ..Default::default()
             });
             status.last_state = previous;
-            // Without a readiness probe a running container is ready (probes come with the
-            // prober).
-            status.ready = true;
-            status.started = Some(true);
+            // Without probes a running container is started and ready.
+            status.ready = observed.ready.unwrap_or(true);
+            status.started = Some(observed.started.unwrap_or(true));
         }
         RuntimeState::Created => {
             status.state = Some(waiting(default_waiting, ""));
@@ -251,6 +253,25 @@ pub fn pod_status(pod: &Pod, obs: &PodObservation, now: Time) -> PodStatus {
         .filter(|i| exit_code(i) != Some(0))
         .map(|i| i.name.clone())
         .collect();
+    // readinessGates: each named condition must be True too.
+    let gates: Vec<String> = spec
+        .readiness_gates
+        .iter()
+        .filter_map(|gate| {
+            let condition = old.conditions.iter().find(|c| c.r#type == gate.condition_type);
+            match condition {
+                None => Some(format!(
+                    "corresponding condition of pod readiness gate {:?} does not exist.",
+                    gate.condition_type
+                )),
+                Some(c) if c.status != "True" => Some(format!(
+                    "the status of pod readiness gate {:?} is not \"True\", but {}",
+                    gate.condition_type, c.status
+                )),
+                Some(_) => None,
+            }
+        })
+        .collect();
     let unready: Vec<String> = status
         .container_statuses
         .iter()
@@ -279,12 +300,16 @@ pub fn pod_status(pod: &Pod, obs: &PodObservation, now: Time) -> PodStatus {
                 "ContainersNotInitialized",
                 unready_message("incomplete", &incomplete_init),
             ),
-            condition(
-                "Ready",
-                unready.is_empty(),
-                "ContainersNotReady",
-                unready_message("unready", &unready),
-            ),
+            if unready.is_empty() && !gates.is_empty() {
+                condition("Ready", false, "ReadinessGatesNotReady", gates.join(", "))
+            } else {
+                condition(
+                    "Ready",
+                    unready.is_empty(),
+                    "ContainersNotReady",
+                    unready_message("unready", &unready),
+                )
+            },
             condition(
                 "ContainersReady",
                 unready.is_empty(),
@@ -373,6 +398,42 @@ mod tests {
         assert_eq!(phase_of("Never", &failed), "Failed");
         assert_eq!(phase_of("OnFailure", &failed), "Running");
         assert_eq!(phase_of("Never", &obs(vec![observed(None)])), "Pending");
+    }
+
+    #[test]
+    fn readiness_gates_hold_ready_until_their_conditions_are_true() {
+        use podium_proto::k8s::core::v1::{PodReadinessGate, PodSpec};
+        let running = runtime::ContainerStatus {
+            state: RuntimeState::Running,
+            exit_code: None,
+            ..exited(0)
+        };
+        let mut pod = Pod {
+            spec: Some(PodSpec {
+                readiness_gates: vec![PodReadinessGate {
+                    condition_type: "example.com/lb".into(),
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let o = obs(vec![observed(Some(running))]);
+        let ready = |s: &PodStatus| s.conditions.iter().find(|c| c.r#type == "Ready").cloned().unwrap();
+        let first = pod_status(&pod, &o, Time::from_unix(1));
+        assert_eq!(ready(&first).status, "False");
+        assert_eq!(ready(&first).reason, "ReadinessGatesNotReady");
+        assert_eq!(
+            ready(&first).message,
+            "corresponding condition of pod readiness gate \"example.com/lb\" does not exist."
+        );
+        let mut status = first;
+        status.conditions.push(PodCondition {
+            r#type: "example.com/lb".into(),
+            status: "True".into(),
+            ..Default::default()
+        });
+        pod.status = Some(status);
+        assert_eq!(ready(&pod_status(&pod, &o, Time::from_unix(2))).status, "True");
     }
 
     #[test]

@@ -26,6 +26,7 @@ use super::backoff::{Backoff, go_duration};
 use super::dns::{ResolvConf, pod_resolv_conf};
 use super::hosts::hosts_file;
 use super::labels::{self, attempt};
+use super::prober::{self, Outcome, ProbeState, Target};
 use super::spec::{self, CLUSTER_DOMAIN, NodeFacts, check_non_root, container_config, sandbox_config};
 use super::status::{Observed, PodObservation, pod_status};
 use super::volumes;
@@ -167,6 +168,24 @@ pub struct PodWorker<R, A> {
     written: Option<PodStatus>,
     /// The last message of each warning reason, so that a repeated failure is one Event.
     warned: HashMap<String, String>,
+    /// The probe workers of each running instance, by its id.
+    probes: HashMap<String, Probing>,
+    /// The worker's own wake-up, which probe workers ring.
+    wake: Arc<Notify>,
+}
+
+/// A running instance's probe workers.
+struct Probing {
+    state: Arc<parking_lot::Mutex<ProbeState>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Probing {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
 }
 
 impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
@@ -184,6 +203,8 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
             wake_at: None,
             written: None,
             warned: HashMap::new(),
+            probes: HashMap::new(),
+            wake: Arc::new(Notify::new()),
         }
     }
 
@@ -195,6 +216,7 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
         wake: Arc<Notify>,
         shutdown: CancellationToken,
     ) {
+        self.wake = wake.clone();
         loop {
             let update = updates.borrow_and_update().clone();
             self.wake_at = None;
@@ -308,6 +330,23 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
         {
             observed.previous = Some(self.with_termination_message(container, *n, status).await);
         }
+        if let Some((_, latest)) = &observed.latest
+            && latest.state == ContainerState::Running
+        {
+            let probed = container.readiness_probe.is_some() || container.startup_probe.is_some();
+            match self.probes.get(&latest.id) {
+                Some(probing) => {
+                    let state = probing.state.lock();
+                    observed.ready = Some(state.ready);
+                    observed.started = Some(state.started);
+                }
+                None if probed => {
+                    observed.ready = Some(false);
+                    observed.started = Some(container.startup_probe.is_none());
+                }
+                None => {}
+            }
+        }
         Ok(observed)
     }
 
@@ -397,7 +436,8 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
             if listed.running().next().is_some() {
                 self.event(pod, "Normal", "Killing", "Stopping the pod's containers".to_owned());
             }
-            self.stop_running(&listed, grace_seconds(pod)).await;
+            self.stop_running(pod, &listed, grace_seconds(pod), pod_ip.as_deref().unwrap_or_default())
+                .await;
             if let Some(id) = &sandbox_id {
                 self.runtime.stop_sandbox(id, 0).await?;
             }
@@ -416,7 +456,7 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
                     "SandboxChanged",
                     "Pod sandbox changed, it will be killed and re-created.".to_owned(),
                 );
-                self.stop_running(&listed, grace_seconds(pod)).await;
+                self.stop_running(pod, &listed, grace_seconds(pod), "").await;
             }
             if !(spec.restart_policy == "Never" && ran) {
                 let next = sandbox.as_ref().map_or(0, |(n, _)| n + 1);
@@ -453,6 +493,7 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
                 listed = self.list().await?;
             }
             self.collect_garbage(&listed).await;
+            self.keep_probes(pod, &listed, runtime.pod_ip);
         }
         let observation = PodObservation {
             sandbox_ready: sandbox_id.is_some() && pod_ip.is_some(),
@@ -469,6 +510,39 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
             self.wake_within(Duration::ZERO);
         }
         Ok(())
+    }
+
+    /// Starts probe workers for running instances that have none, and drops those of
+    /// instances that stopped.
+    fn keep_probes(&mut self, pod: &Pod, listed: &Listed, pod_ip: &str) {
+        let spec = pod.spec.clone().unwrap_or_default();
+        let running: HashSet<String> = listed.running().map(|c| c.id.clone()).collect();
+        self.probes.retain(|id, _| running.contains(id));
+        for c in &spec.containers {
+            if c.startup_probe.is_none() && c.liveness_probe.is_none() && c.readiness_probe.is_none() {
+                continue;
+            }
+            let Some((_, latest)) = listed.containers.get(&c.name).and_then(|i| i.last()) else {
+                continue;
+            };
+            if !latest.running || self.probes.contains_key(&latest.id) {
+                continue;
+            }
+            let target = Target {
+                container_id: latest.id.clone(),
+                pod_ip: pod_ip.to_owned(),
+                container: c.clone(),
+            };
+            let (api, event_pod, node) = (self.api.clone(), pod.clone(), self.ctx.node_name.clone());
+            let report: prober::Report = Arc::new(move |message: String| {
+                let (api, pod, node) = (api.clone(), event_pod.clone(), node.clone());
+                tokio::spawn(async move {
+                    let _ = api.record_event(&pod, &node, "Warning", "Unhealthy", &message).await;
+                });
+            });
+            let (state, tasks) = prober::start(self.runtime.clone(), target, self.wake.clone(), report);
+            self.probes.insert(latest.id.clone(), Probing { state, tasks });
+        }
     }
 
     async fn observe_all(&mut self, containers: &[Container], listed: &Listed) -> Result<Vec<Observed>> {
@@ -517,7 +591,7 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
                     self.start_created(&id).await;
                     true
                 }
-                Some((_, ContainerState::Running, _, _)) => false,
+                Some((_, ContainerState::Running, _, id)) => self.kill_if_unhealthy(pod, container, &id, rt).await,
                 Some((n, ContainerState::Exited, code, id)) => {
                     if should_restart(&spec.restart_policy, code.unwrap_or(0)) {
                         self.restart(pod, container, false, n, &id, sandbox_id, rt).await?
@@ -528,6 +602,62 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
             };
         }
         Ok(acted)
+    }
+
+    /// Stops a running instance whose liveness or startup probe failed (preStop first), so
+    /// that the restart policy takes over; true when it did.
+    async fn kill_if_unhealthy(&mut self, pod: &Pod, c: &Container, id: &str, rt: &spec::Runtime<'_>) -> bool {
+        let failed = self.probes.get(id).and_then(|p| p.state.lock().failed.clone());
+        let Some((kind, _)) = failed else { return false };
+        self.event(
+            pod,
+            "Normal",
+            "Killing",
+            format!("Container {} failed {kind} probe, will be restarted", c.name),
+        );
+        let probe = if kind == "startup" {
+            &c.startup_probe
+        } else {
+            &c.liveness_probe
+        };
+        let grace = probe
+            .as_ref()
+            .and_then(|p| p.termination_grace_period_seconds)
+            .unwrap_or_else(|| grace_seconds(pod));
+        self.probes.remove(id);
+        self.stop_one(pod, c, id, rt.pod_ip, grace).await;
+        self.wake_within(Duration::ZERO);
+        true
+    }
+
+    /// Runs the container's preStop hook (within the grace period), then stops it with what
+    /// is left of the grace.
+    async fn stop_one(&self, pod: &Pod, c: &Container, id: &str, pod_ip: &str, grace: i64) {
+        let started = Instant::now();
+        if let Some(pre_stop) = c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()) {
+            let target = Target {
+                container_id: id.to_owned(),
+                pod_ip: pod_ip.to_owned(),
+                container: c.clone(),
+            };
+            let limit = Duration::from_secs(u64::try_from(grace.max(0)).unwrap_or(0));
+            match tokio::time::timeout(limit, prober::hook(&*self.runtime, &target, pre_stop)).await {
+                Ok(Outcome::Success) => {}
+                Ok(Outcome::Failure(message)) => {
+                    self.event(
+                        pod,
+                        "Warning",
+                        "FailedPreStopHook",
+                        format!("PreStopHook failed: {message}"),
+                    );
+                }
+                Err(_) => {}
+            }
+        }
+        let spent = i64::try_from(started.elapsed().as_secs()).unwrap_or(grace);
+        if let Err(e) = self.runtime.stop_container(id, (grace - spent).max(0), None).await {
+            tracing::warn!(pod = %self.uid, error = %e, "stopping a container failed");
+        }
     }
 
     async fn start_created(&mut self, id: &str) {
@@ -666,19 +796,40 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
         self.event(pod, "Normal", "Created", format!("Created container {}", c.name));
         self.start_created(&id).await;
         self.event(pod, "Normal", "Started", format!("Started container {}", c.name));
+        if let Some(post_start) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
+            let target = Target {
+                container_id: id.clone(),
+                pod_ip: rt.pod_ip.to_owned(),
+                container: c.clone(),
+            };
+            if let Outcome::Failure(message) = prober::hook(&*self.runtime, &target, post_start).await {
+                self.event(
+                    pod,
+                    "Warning",
+                    "FailedPostStartHook",
+                    format!("PostStartHook failed: {message}"),
+                );
+                self.stop_one(pod, c, &id, rt.pod_ip, grace_seconds(pod)).await;
+            }
+        }
         Ok(true)
     }
 
     /// Stops every running container of the pod at once, each within `grace` seconds.
-    async fn stop_running(&self, listed: &Listed, grace: i64) {
-        let stops = listed
-            .running()
-            .map(|c| self.runtime.stop_container(&c.id, grace, None));
-        for result in futures::future::join_all(stops).await {
-            if let Err(e) = result {
-                tracing::warn!(pod = %self.uid, error = %e, "stopping a container failed");
-            }
-        }
+    async fn stop_running(&self, pod: &Pod, listed: &Listed, grace: i64, pod_ip: &str) {
+        let spec = pod.spec.clone().unwrap_or_default();
+        let stops = listed.running().map(|summary| {
+            let name = summary.labels.get(labels::CONTAINER_NAME).cloned().unwrap_or_default();
+            let c = spec
+                .containers
+                .iter()
+                .chain(&spec.init_containers)
+                .find(|c| c.name == name)
+                .cloned()
+                .unwrap_or_default();
+            async move { self.stop_one(pod, &c, &summary.id, pod_ip, grace).await }
+        });
+        futures::future::join_all(stops).await;
     }
 
     /// Removes dead instances beyond the newest two of each container.
@@ -765,7 +916,8 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
                 self.event(pod, "Normal", "Killing", format!("Stopping container {name}"));
             }
         }
-        self.stop_running(&listed, grace).await;
+        let pod_ip = pod.status.as_ref().map(|s| s.pod_ip.clone()).unwrap_or_default();
+        self.stop_running(pod, &listed, grace, &pod_ip).await;
         for (_, sandbox) in &listed.sandboxes {
             self.runtime.stop_sandbox(&sandbox.id, 0).await?;
         }
