@@ -3,6 +3,9 @@
 //! (`docker run`, then `docker run --network container:<pause>`) in the same run; then a full
 //! node (110 pods) all Running, with the agent's and a pause container's resident memory.
 //!
+//! Last, the probe overhead: the same full node with every pod running an exec liveness probe
+//! every 10 s and an httpGet readiness probe every 5 s, beside the full node without probes.
+//!
 //! Pods carry `spec.nodeName`, so the numbers are the apiserver's and the agent's (no
 //! scheduler). The app container is the busybox test image running `sleep`; the pause image
 //! is the one the agent imports.
@@ -16,7 +19,7 @@ use anyhow::{Context, bail};
 use futures::StreamExt;
 use parking_lot::Mutex;
 use podium_client::{Client, WatchParams};
-use podium_proto::k8s::core::v1::{Container, Node, Pod, PodSpec};
+use podium_proto::k8s::core::v1::{Container, ExecAction, HttpGetAction, Node, Pod, PodSpec, Probe};
 use podium_proto::k8s::meta::v1::{DeleteOptions, ObjectMeta};
 use tokio::process::Command;
 
@@ -56,6 +59,42 @@ pub struct Report {
     agent_peak: u64,
     pause_rss: u64,
     agent_cores_full: f64,
+    agent_cores_probes: f64,
+    agent_rss_probes: u64,
+}
+
+/// How long the agent's CPU is measured on a full node.
+const IDLE_WINDOW: Duration = Duration::from_secs(30);
+const PROBE_WINDOW: Duration = Duration::from_secs(60);
+
+/// A pod serving HTTP with both probes.
+fn probed_pod(name: &str, image: &str) -> Pod {
+    let mut pod = bench_pod(name, image);
+    let container = &mut pod.spec.as_mut().expect("a spec").containers[0];
+    container.command = [
+        "sh",
+        "-c",
+        "mkdir -p /www && echo ok > /www/index.html && httpd -f -p 8080 -h /www",
+    ]
+    .map(String::from)
+    .to_vec();
+    container.liveness_probe = Some(Probe {
+        exec: Some(ExecAction {
+            command: vec!["true".into()],
+        }),
+        period_seconds: 10,
+        ..Default::default()
+    });
+    container.readiness_probe = Some(Probe {
+        http_get: Some(HttpGetAction {
+            path: "/".into(),
+            port: Some(podium_proto::k8s::meta::v1::IntOrString::int(8080)),
+            ..Default::default()
+        }),
+        period_seconds: 5,
+        ..Default::default()
+    });
+    pod
 }
 
 /// When each pod was first seen Running.
@@ -158,10 +197,19 @@ async fn clear_node(client: &Client) -> anyhow::Result<()> {
 
 /// Creates `names` at once; each latency runs from its create call to Running.
 async fn start_pods(client: &Client, seen: &Seen, names: &[String], image: &str) -> anyhow::Result<Latencies> {
+    start_pods_with(client, seen, names, |name| bench_pod(name, image)).await
+}
+
+async fn start_pods_with(
+    client: &Client,
+    seen: &Seen,
+    names: &[String],
+    make: impl Fn(&str) -> Pod,
+) -> anyhow::Result<Latencies> {
     let pods = client.resource::<Pod>(NAMESPACE);
     let creates = names.iter().map(|name| {
         let pods = pods.clone();
-        let pod = bench_pod(name, image);
+        let pod = make(name);
         async move {
             let sent = Instant::now();
             pods.create(pod).await.map(|_| sent)
@@ -305,11 +353,23 @@ async fn run_on(binaries: &Binaries, args: &StartupArgs, apiserver: &Service, im
     let full_time = started.elapsed();
     // Steady state with a full node: its CPU over 30 s (relists and resyncs).
     let idle_from = agent.cpu_time();
-    tokio::time::sleep(Duration::from_secs(30)).await;
-    let agent_cores_full = (agent.cpu_time() - idle_from).as_secs_f64() / 30.0;
+    tokio::time::sleep(IDLE_WINDOW).await;
+    let agent_cores_full = (agent.cpu_time() - idle_from).as_secs_f64() / IDLE_WINDOW.as_secs_f64();
     let memory = agent.memory();
     let pause_rss = pause_rss().await?;
     progress(format_args!("removing {} pods", full.len()));
+    clear_node(&client).await?;
+
+    progress(format_args!("a full node with probes: {} pods", args.full));
+    let names: Vec<String> = (0..args.full).map(|i| format!("probed-{i}")).collect();
+    start_pods_with(&client, &seen, &names, |name| probed_pod(name, image)).await?;
+    // Past the first probes, then a window of steady probing.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let probes_from = agent.cpu_time();
+    tokio::time::sleep(PROBE_WINDOW).await;
+    let agent_cores_probes = (agent.cpu_time() - probes_from).as_secs_f64() / PROBE_WINDOW.as_secs_f64();
+    let agent_rss_probes = agent.memory().rss;
+    progress(format_args!("removing {} pods", names.len()));
     clear_node(&client).await?;
     watcher.abort();
     drop(agent);
@@ -324,6 +384,8 @@ async fn run_on(binaries: &Binaries, args: &StartupArgs, apiserver: &Service, im
         agent_peak: memory.peak,
         pause_rss,
         agent_cores_full,
+        agent_cores_probes,
+        agent_rss_probes,
     })
 }
 
@@ -377,6 +439,15 @@ impl Report {
             self.agent_cores_full,
             self.pause_rss / 1024
         );
+        let _ = writeln!(
+            out,
+            "\nProbe overhead, {} pods each with an exec liveness probe every 10 s and an httpGet \
+             readiness probe every 5 s: the agent uses {:.3} cores (without probes {:.3}) and {} RSS.",
+            self.args.full,
+            self.agent_cores_probes,
+            self.agent_cores_full,
+            mib(self.agent_rss_probes)
+        );
         out
     }
 
@@ -413,6 +484,18 @@ impl Report {
                 "≤ 50 MiB".into(),
                 mib(self.agent_rss),
                 verdict(self.agent_rss <= 50 * 1024 * 1024).into(),
+            ],
+            [
+                format!("agent CPU, {} pods with probes", self.args.full),
+                "< 0.05 cores".into(),
+                format!("{:.3} cores", self.agent_cores_probes),
+                verdict(self.agent_cores_probes < 0.05).into(),
+            ],
+            [
+                format!("agent RSS, {} pods with probes", self.args.full),
+                "< 64 MiB".into(),
+                mib(self.agent_rss_probes),
+                verdict(self.agent_rss_probes < 64 * 1024 * 1024).into(),
             ],
             [
                 "pause RSS".into(),

@@ -22,7 +22,7 @@ def test_read_namespaced_pod_log(core):
     while "tick-1" not in text and time.time() < deadline:
         text = core.read_namespaced_pod_log("chatty", "default", container="talker")
         time.sleep(0.2)
-    assert text.startswith("line-1\n"), text[:200]
+    assert [l for l in text.splitlines() if l.startswith("line-")] == [f"line-{i}" for i in range(1, 6)], text[:200]
     tail = core.read_namespaced_pod_log("chatty", "default", container="talker", tail_lines=1)
     assert len(tail.splitlines()) == 1
 
