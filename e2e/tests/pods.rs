@@ -391,3 +391,66 @@ fn a_missing_image_reports_err_image_pull_then_back_off() {
         "Back-off pulling image \"podium-test/does-not-exist:1\""
     );
 }
+
+#[test]
+fn host_ports_reach_the_pod_and_a_dead_sandbox_is_made_again() {
+    let c = Cluster::start("sandbox");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    c.apply(&pod_yaml(
+        "web",
+        &format!(
+            "  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: {BUSYBOX}
+    command: [sh, -c, 'mkdir -p /www && echo hello-host-port > /www/index.html && httpd -f -p 8080 -h /www']
+    ports:
+    - {{containerPort: 8080, hostPort: {port}, hostIP: 127.0.0.1}}
+"
+        ),
+    ));
+    c.wait_ready("web");
+    let get = || -> Option<String> {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        conn.write_all(b"GET /index.html HTTP/1.0\r\n\r\n").ok()?;
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).ok()?;
+        Some(answer)
+    };
+    c.wait_for("the host port to answer", MINUTE, |_| {
+        get().is_some_and(|a| a.contains("hello-host-port"))
+    });
+    // Kill the pause container: the pod gets a new sandbox (attempt 1) and its app restarts.
+    let sandbox = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=io.podium.node={}", c.node),
+        "--filter",
+        "label=io.kubernetes.docker.type=podsandbox",
+    ]);
+    docker(&["kill", &sandbox]);
+    let pod = c.wait_pod("web", "restarted in a new sandbox", MINUTE, |p| {
+        container_status(p, "app")["restartCount"].as_i64() >= Some(1) && container_status(p, "app")["ready"] == true
+    });
+    assert_eq!(pod["status"]["phase"], "Running");
+    let names = docker(&[
+        "ps",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        &format!("label=io.podium.node={}", c.node),
+    ]);
+    assert!(
+        names.contains("k8s_POD_web_default_") && names.contains("_1"),
+        "{names}"
+    );
+    c.wait_for("the host port to answer again", MINUTE, |_| {
+        get().is_some_and(|a| a.contains("hello-host-port"))
+    });
+}

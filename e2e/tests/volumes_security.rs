@@ -152,6 +152,8 @@ fn security_contexts_apply_and_run_as_non_root_refuses_a_root_image() {
     runAsGroup: 5678
     supplementalGroups: [4000]
     fsGroup: 2000
+    sysctls:
+    - {{name: net.ipv4.ip_unprivileged_port_start, value: '1000'}}
   containers:
   - name: app
     image: {BUSYBOX}
@@ -167,6 +169,7 @@ fn security_contexts_apply_and_run_as_non_root_refuses_a_root_image() {
     command: [sleep, '3600']
     securityContext:
       runAsUser: 0
+      seccompProfile: {{type: Unconfined}}
   volumes:
   - {{name: scratch, emptyDir: {{}}}}
 "
@@ -254,6 +257,12 @@ fn limits_reach_the_cgroup_and_a_memory_hog_is_oom_killed() {
         "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
     );
     assert_eq!(memory.trim(), (64 * 1024 * 1024).to_string());
+    // A Burstable pod sits under its QoS class's cgroup.
+    let (_, cgroup) = exec(&c, "limited", "app", "cat /proc/self/cgroup");
+    assert!(
+        cgroup.contains("podium/burstable") || cgroup.contains("podium-burstable.slice"),
+        "{cgroup}"
+    );
     c.apply(&pod_yaml(
         "hog",
         &format!(

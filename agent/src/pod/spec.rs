@@ -610,6 +610,55 @@ mod tests {
     }
 
     #[test]
+    fn resource_fields_divide_and_fall_back_to_the_node() {
+        use podium_proto::k8s::core::v1::ResourceRequirements;
+        use podium_proto::k8s::meta::v1::Quantity;
+        let q = |s: &str| Quantity { string: s.into() };
+        let container = Container {
+            name: "app".into(),
+            resources: Some(ResourceRequirements {
+                requests: [("cpu".to_owned(), q("250m")), ("memory".to_owned(), q("64Mi"))].into(),
+                limits: [("memory".to_owned(), q("128Mi"))].into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let node = NodeFacts {
+            cpu_milli: 2000,
+            memory_bytes: 1 << 30,
+            ..Default::default()
+        };
+        let field = |resource: &str, divisor: Option<&str>| ResourceFieldSelector {
+            container_name: String::new(),
+            resource: resource.into(),
+            divisor: divisor.map(q),
+        };
+        let value = |resource, divisor| resource_field(&pod(), &container, &field(resource, divisor), &node).unwrap();
+        assert_eq!(value("requests.cpu", None), "1", "rounded up to whole cores");
+        assert_eq!(value("requests.cpu", Some("1m")), "250");
+        assert_eq!(value("limits.memory", Some("1Mi")), "128");
+        assert_eq!(value("limits.cpu", None), "2", "no limit: the node's allocatable");
+        assert_eq!(value("requests.memory", None), (64 << 20).to_string());
+        assert!(resource_field(&pod(), &container, &field("bogus", None), &node).is_err());
+    }
+
+    #[test]
+    fn qos_classes_get_their_cgroup_and_oom_score() {
+        assert_eq!(cgroup_parent("Burstable", "cgroupfs"), "/podium/burstable");
+        assert_eq!(cgroup_parent("BestEffort", "systemd"), "podium-besteffort.slice");
+        assert_eq!(cgroup_parent("Guaranteed", "systemd"), "podium.slice");
+        let node = NodeFacts {
+            memory_bytes: 1000,
+            ..Default::default()
+        };
+        let best_effort = resources(&pod(), &Container::default(), &node);
+        assert_eq!(
+            (best_effort.oom_score_adj, best_effort.cpu_shares),
+            (Some(1000), Some(2))
+        );
+    }
+
+    #[test]
     fn sandbox_carries_the_fqdn_and_host_ports() {
         let mut pod = pod();
         pod.spec.as_mut().unwrap().containers = vec![Container {
