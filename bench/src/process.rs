@@ -363,22 +363,13 @@ pub async fn start_scheduler(binaries: &Binaries, apiserver_url: &str) -> anyhow
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1");
     })?;
-    let mut service = Service {
+    let service = Service {
         name: "scheduler",
         child,
         dir,
         url: apiserver_url.to_owned(),
     };
-    let log = service.dir.path().join("server.log");
-    wait_ready(&mut service, || {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let started = text
-            .lines()
-            .any(|l| l.contains("podium_scheduler::scheduler: scheduling"));
-        async move { started }
-    })
-    .await?;
-    Ok(service)
+    wait_for_log(service, "podium_scheduler::scheduler: scheduling").await
 }
 
 /// Starts the agent binary for node `node` with its pods on Docker network `network`, and
@@ -413,16 +404,20 @@ pub async fn start_agent(
             .env("RUST_LOG", "warn,podium_agent::pod::manager=info")
             .env("NO_COLOR", "1");
     })?;
-    let mut service = Service {
+    let service = Service {
         name: "agent",
         child,
         dir,
         url: apiserver_url.to_owned(),
     };
+    wait_for_log(service, "watching the node's pods").await
+}
+
+/// Waits until the service's log holds `line` (for components that serve no port to probe).
+async fn wait_for_log(mut service: Service, line: &str) -> anyhow::Result<Service> {
     let log = service.dir.path().join("server.log");
     wait_ready(&mut service, || {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let started = text.contains("watching the node's pods");
+        let started = std::fs::read_to_string(&log).unwrap_or_default().contains(line);
         async move { started }
     })
     .await?;

@@ -94,10 +94,10 @@ fn volumes_empty_dir_memory_host_path_and_downward_api() {
     assert_eq!(exec(&c, "vols", "reader", "cat /data/nested/dir/f").1, "deep\n");
     // downwardAPI files, updated when the labels change.
     assert_eq!(exec(&c, "vols", "writer", "cat /info/name").1, "vols");
-    assert_eq!(exec(&c, "vols", "writer", "cat /info/labels").1, "app=\"vols\"\n");
+    assert_eq!(exec(&c, "vols", "writer", "cat /info/labels").1, "app=\"vols\"");
     c.kubectl_ok(&["label", "pod", "vols", "tier=front"]);
     c.wait_for("the labels file to change", MINUTE, |c| {
-        exec(c, "vols", "writer", "cat /info/labels").1 == "app=\"vols\"\ntier=\"front\"\n"
+        exec(c, "vols", "writer", "cat /info/labels").1 == "app=\"vols\"\ntier=\"front\""
     });
 }
 

@@ -323,7 +323,7 @@ fn volume_mounts(container: &Container, runtime: &Runtime<'_>) -> Result<Vec<Mou
             base.clone()
         } else {
             let sub = std::path::Path::new(&vm.sub_path);
-            if sub.is_absolute() || sub.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            if !is_contained(sub) {
                 return Err(SpecError::SubPath(vm.sub_path.clone()));
             }
             let path = base.join(sub);
@@ -341,10 +341,10 @@ fn volume_mounts(container: &Container, runtime: &Runtime<'_>) -> Result<Vec<Mou
     Ok(mounts)
 }
 
-/// The value of a `fieldRef` path.
-fn field_value(pod: &Pod, path: &str, runtime: &Runtime<'_>) -> Result<String, SpecError> {
+/// The value of a `metadata.*` fieldRef path (what downwardAPI volumes may name too);
+/// labels and annotations as a whole are `key="value"` lines, as Kubernetes formats them.
+pub fn metadata_field(pod: &Pod, path: &str) -> Option<String> {
     let meta = pod.metadata.clone().unwrap_or_default();
-    let spec = pod.spec.clone().unwrap_or_default();
     let subscript = |prefix: &str| {
         path.strip_prefix(prefix)
             .and_then(|rest| rest.strip_prefix("['"))
@@ -354,26 +354,38 @@ fn field_value(pod: &Pod, path: &str, runtime: &Runtime<'_>) -> Result<String, S
         let pairs: Vec<_> = map.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
         pairs.join("\n")
     };
-    Ok(match path {
+    Some(match path {
         "metadata.name" => meta.name,
         "metadata.namespace" => meta.namespace,
         "metadata.uid" => meta.uid,
         "metadata.labels" => all(&meta.labels),
         "metadata.annotations" => all(&meta.annotations),
+        _ => {
+            if let Some(key) = subscript("metadata.labels") {
+                meta.labels.get(key).cloned().unwrap_or_default()
+            } else {
+                let key = subscript("metadata.annotations")?;
+                meta.annotations.get(key).cloned().unwrap_or_default()
+            }
+        }
+    })
+}
+
+/// The value of a `fieldRef` path.
+fn field_value(pod: &Pod, path: &str, runtime: &Runtime<'_>) -> Result<String, SpecError> {
+    let spec = pod.spec.clone().unwrap_or_default();
+    Ok(match path {
         "spec.nodeName" => spec.node_name,
         "spec.serviceAccountName" => spec.service_account_name,
         "status.podIP" | "status.podIPs" => runtime.pod_ip.to_owned(),
         "status.hostIP" | "status.hostIPs" => runtime.host_ip.to_owned(),
-        _ => {
-            if let Some(key) = subscript("metadata.labels") {
-                meta.labels.get(key).cloned().unwrap_or_default()
-            } else if let Some(key) = subscript("metadata.annotations") {
-                meta.annotations.get(key).cloned().unwrap_or_default()
-            } else {
-                return Err(SpecError::FieldPath(path.to_owned()));
-            }
-        }
+        _ => metadata_field(pod, path).ok_or_else(|| SpecError::FieldPath(path.to_owned()))?,
     })
+}
+
+/// Whether `path` stays inside the directory it is joined to (relative, no `..`).
+pub fn is_contained(path: &std::path::Path) -> bool {
+    !path.is_absolute() && !path.components().any(|c| matches!(c, std::path::Component::ParentDir))
 }
 
 /// Expands `$(NAME)` from `vars`; `$$(NAME)` is a literal `$(NAME)`; unknown names stay as

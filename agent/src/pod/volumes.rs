@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use podium_proto::k8s::core::v1::{Container, Pod, Volume};
 
-use super::spec::{NodeFacts, resource_field};
+use super::spec::{NodeFacts, is_contained, metadata_field, resource_field};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VolumeError {
@@ -194,14 +194,14 @@ pub fn prepare(pod: &Pod, pod_dir: &Path, node: &NodeFacts) -> Result<BTreeMap<S
                 .map_or(0o644, |m| u32::try_from(m).unwrap_or(0o644));
             for item in &downward.items {
                 let rel = Path::new(&item.path);
-                if rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+                if !is_contained(rel) {
                     return Err(VolumeError::Invalid {
                         volume: name.to_owned(),
                         reason: format!("invalid path {:?}", item.path),
                     });
                 }
                 let content = if let Some(field) = &item.field_ref {
-                    downward_field(pod, &field.field_path).ok_or_else(|| VolumeError::Invalid {
+                    metadata_field(pod, &field.field_path).ok_or_else(|| VolumeError::Invalid {
                         volume: name.to_owned(),
                         reason: format!("unsupported fieldRef {:?}", field.field_path),
                     })?
@@ -229,33 +229,6 @@ pub fn prepare(pod: &Pod, pod_dir: &Path, node: &NodeFacts) -> Result<BTreeMap<S
         paths.insert(name.to_owned(), path);
     }
     Ok(paths)
-}
-
-/// A downwardAPI file's content for `path` (labels and annotations as `key="value"` lines).
-fn downward_field(pod: &Pod, path: &str) -> Option<String> {
-    let meta = pod.metadata.clone().unwrap_or_default();
-    let lines = |map: &BTreeMap<String, String>| map.iter().map(|(k, v)| format!("{k}={v:?}\n")).collect::<String>();
-    let subscript = |prefix: &str| {
-        path.strip_prefix(prefix)
-            .and_then(|rest| rest.strip_prefix("['"))
-            .and_then(|rest| rest.strip_suffix("']"))
-            .map(str::to_owned)
-    };
-    Some(match path {
-        "metadata.name" => meta.name,
-        "metadata.namespace" => meta.namespace,
-        "metadata.uid" => meta.uid,
-        "metadata.labels" => lines(&meta.labels),
-        "metadata.annotations" => lines(&meta.annotations),
-        _ => {
-            if let Some(key) = subscript("metadata.labels") {
-                meta.labels.get(&key).cloned().unwrap_or_default()
-            } else {
-                let key = subscript("metadata.annotations")?;
-                meta.annotations.get(&key).cloned().unwrap_or_default()
-            }
-        }
-    })
 }
 
 /// The container's termination-message file for `attempt`, created empty.
@@ -386,7 +359,7 @@ mod tests {
         let paths = prepare(&p, dir.path(), &node).unwrap();
         assert_eq!(
             std::fs::read_to_string(paths["info"].join("labels")).unwrap(),
-            "app=\"web\"\n"
+            "app=\"web\""
         );
         p.metadata
             .as_mut()
@@ -396,7 +369,7 @@ mod tests {
         prepare(&p, dir.path(), &node).unwrap();
         assert_eq!(
             std::fs::read_to_string(paths["info"].join("labels")).unwrap(),
-            "app=\"web\"\ntier=\"front\"\n"
+            "app=\"web\"\ntier=\"front\""
         );
         let err = prepare(
             &pod(vec![Volume {
