@@ -237,8 +237,14 @@ async fn errors_are_status_bodies() {
     );
     let bad_selector = get(&s, &format!("{PODS}?labelSelector=a%20in%20(b")).await;
     assert_status(&bad_selector, 400, "BadRequest");
-    let logs = get(&s, &format!("{PODS}/web/log")).await;
-    assert_status(&logs, 503, "ServiceUnavailable");
+    // Logs and exec of a pod that does not exist; attach is not served.
+    assert_status(&get(&s, &format!("{PODS}/web/log")).await, 404, "NotFound");
+    assert_status(
+        &get(&s, &format!("{PODS}/web/exec?command=true")).await,
+        404,
+        "NotFound",
+    );
+    assert_status(&get(&s, &format!("{PODS}/web/attach")).await, 503, "ServiceUnavailable");
     for path in ["/livez", "/readyz", "/healthz"] {
         let reply = get(&s, path).await;
         assert_eq!(

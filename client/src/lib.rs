@@ -10,9 +10,11 @@
 //! - `kind`: `ClientKind`, which ties each kind to its generated gRPC client.
 //! - `client`: `Client` and `Objects<K>`, the typed verbs.
 //! - `reflector`: the list-then-watch cache.
+//! - `leader`: leader election through a Lease, for components that run standbys.
 
 mod client;
 mod kind;
+pub mod leader;
 pub mod reflector;
 
 pub use client::{Client, ClientError, ListParams, Objects, WatchParams};

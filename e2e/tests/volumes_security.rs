@@ -102,6 +102,31 @@ fn volumes_empty_dir_memory_host_path_and_downward_api() {
 }
 
 #[test]
+fn an_empty_dir_over_its_size_limit_evicts_the_pod() {
+    let c = Cluster::start("sizelimit");
+    c.apply(&pod_yaml(
+        "filler",
+        &format!(
+            "  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: {BUSYBOX}
+    command: [sh, -c, 'dd if=/dev/zero of=/cache/blob bs=1M count=4; sleep 3600']
+    volumeMounts: [{{name: cache, mountPath: /cache}}]
+  volumes:
+  - {{name: cache, emptyDir: {{sizeLimit: 1Mi}}}}
+"
+        ),
+    ));
+    let pod = c.wait_phase("filler", "Failed", MINUTE);
+    assert_eq!(pod["status"]["reason"], "Evicted");
+    assert_eq!(
+        pod["status"]["message"],
+        "Usage of EmptyDir volume \"cache\" exceeds the limit \"1Mi\". "
+    );
+}
+
+#[test]
 fn a_wrong_host_path_type_or_an_unsupported_volume_keeps_the_pod_from_starting() {
     let c = Cluster::start("badvol");
     c.apply(&pod_yaml(

@@ -10,12 +10,11 @@
 //! - `algorithm`: one scheduling attempt, with no IO; `preemption`: the PostFilter.
 //! - `cache`: nodes with their bound and assumed pods; `queue`: active, back-off and
 //!   unschedulable pods.
-//! - `scheduler`: the process; `leader`: Lease-based leader election; `recorder`: Events.
+//! - `scheduler`: the process (its leader election is `podium_client::leader`); `recorder`: Events.
 
 pub mod algorithm;
 pub mod cache;
 pub mod framework;
-pub mod leader;
 pub mod plugins;
 pub mod preemption;
 pub mod queue;

@@ -13,11 +13,11 @@ use tokio_util::sync::CancellationToken;
 use crate::algorithm::{Algorithm, FitError, Nominated};
 use crate::cache::{Cache, is_terminal};
 use crate::framework::PodInfo;
-use crate::leader::{LeaderElector, LeaseTimings};
 use crate::plugins::default_profile;
 use crate::preemption::find_candidate;
 use crate::queue::SchedulingQueue;
 use crate::recorder::Recorder;
+use podium_client::leader::{LeaderElector, LeaseTimings};
 
 /// How the scheduler runs.
 #[derive(Debug, Clone)]

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use common::Cluster;
 use podium_client::ListParams;
+use podium_client::leader::LeaseTimings;
 use podium_proto::k8s::core::v1::{
     Container, Event, Node, NodeSpec, NodeStatus, Pod, PodSpec, ResourceRequirements, Taint, Toleration,
 };
 use podium_proto::k8s::meta::v1::{DeleteOptions, ObjectMeta, Preconditions, Quantity};
 use podium_proto::k8s::scheduling::v1::PriorityClass;
-use podium_scheduler::leader::LeaseTimings;
 
 impl Cluster {
     async fn add_node(&self, name: &str, cpu: &str, labels: &[(&str, &str)], taints: Vec<Taint>) {

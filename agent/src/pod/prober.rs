@@ -250,25 +250,10 @@ pub fn start<R: ContainerRuntime>(
             report: report.clone(),
             kind,
             probe,
+            // Without a readiness probe, ready follows started.
+            ready_when_started: c.readiness_probe.is_none(),
         };
         tasks.push(tokio::spawn(worker.run()));
-    }
-    if c.readiness_probe.is_none() && c.startup_probe.is_some() {
-        // Ready follows started when only a startup probe exists.
-        let state = state.clone();
-        let wake = wake.clone();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                let mut s = state.lock();
-                if s.started {
-                    s.ready = true;
-                    drop(s);
-                    wake.notify_one();
-                    return;
-                }
-            }
-        }));
     }
     (state, tasks)
 }
@@ -281,6 +266,7 @@ struct ProbeWorker<R> {
     report: Report,
     kind: &'static str,
     probe: Probe,
+    ready_when_started: bool,
 }
 
 impl<R: ContainerRuntime> ProbeWorker<R> {
@@ -314,7 +300,10 @@ impl<R: ContainerRuntime> ProbeWorker<R> {
                 let mut s = self.state.lock();
                 let before = s.clone();
                 match (self.kind, &outcome) {
-                    ("Startup", Outcome::Success) if passed => s.started = true,
+                    ("Startup", Outcome::Success) if passed => {
+                        s.started = true;
+                        s.ready |= self.ready_when_started;
+                    }
                     ("Startup", Outcome::Failure(m)) if failed => s.failed = Some(("startup", m.clone())),
                     ("Liveness", Outcome::Failure(m)) if failed => s.failed = Some(("liveness", m.clone())),
                     ("Readiness", Outcome::Success) if passed => s.ready = true,

@@ -231,6 +231,37 @@ pub fn prepare(pod: &Pod, pod_dir: &Path, node: &NodeFacts) -> Result<BTreeMap<S
     Ok(paths)
 }
 
+/// Bytes in the files under `path`.
+fn disk_usage(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => disk_usage(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// The first disk-backed emptyDir whose contents exceed its sizeLimit, as Kubernetes'
+/// eviction message says it.
+pub fn over_size_limit(pod: &Pod, pod_dir: &Path) -> Option<String> {
+    let spec = pod.spec.clone().unwrap_or_default();
+    spec.volumes.iter().find_map(|v| {
+        let empty = v.empty_dir.as_ref().filter(|e| e.medium != "Memory")?;
+        let limit = empty.size_limit.as_ref()?;
+        let bytes = u64::try_from(podium_api::quantity::Quantity::parse(&limit.string).ok()?.value()).ok()?;
+        let usage = disk_usage(&pod_dir.join("volumes/kubernetes.io~empty-dir").join(&v.name));
+        (usage > bytes).then(|| {
+            format!(
+                "Usage of EmptyDir volume {:?} exceeds the limit {:?}. ",
+                v.name, limit.string
+            )
+        })
+    })
+}
+
 /// The container's termination-message file for `attempt`, created empty.
 pub fn termination_log(pod_dir: &Path, container: &Container, attempt: u32) -> std::io::Result<PathBuf> {
     let dir = pod_dir.join("containers").join(&container.name);

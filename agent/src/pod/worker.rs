@@ -420,6 +420,12 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
                 }
             }
         };
+        // A disk emptyDir over its sizeLimit evicts the pod, as Kubernetes' eviction manager does.
+        if !terminal && let Some(message) = volumes::over_size_limit(pod, &self.pod_dir()) {
+            self.event(pod, "Warning", "Evicted", message.clone());
+            failure = Some(("Evicted".to_owned(), message));
+            terminal = true;
+        }
         let sandbox = listed.sandboxes.last().cloned();
         for (_, old) in listed.sandboxes.iter().rev().skip(1) {
             self.runtime.remove_sandbox(&old.id).await?;

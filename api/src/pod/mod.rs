@@ -1,5 +1,5 @@
-//! Kubernetes' Pod API rules: defaults, validation, what an update may change, and the QoS
-//! class.
+//! Kubernetes' Pod API rules: defaults, validation, what an update may change, the QoS
+//! class, and tolerations against taints (`tolerations`).
 //!
 //! The registry drives these through `impl Strategy for Pod` below, the counterpart of
 //! Kubernetes' `podStrategy` (`pkg/registry/core/pod/strategy.go`). Start there; then
@@ -9,6 +9,7 @@
 
 pub mod defaults;
 pub mod qos;
+pub mod tolerations;
 pub mod update;
 pub mod validation;
 

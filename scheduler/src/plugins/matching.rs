@@ -7,27 +7,7 @@ use podium_api::selector::label::{LabelSelector as Selector, MatchExpression};
 use podium_proto::k8s::core::v1::{Node, NodeSelectorRequirement, NodeSelectorTerm, Pod, Taint, Toleration};
 use podium_proto::k8s::meta::v1::LabelSelector;
 
-/// Whether a toleration tolerates a taint (Kubernetes' `ToleratesTaint`): effects match (an
-/// empty toleration effect matches all), keys match (an empty key with Exists matches all),
-/// and Exists ignores the value while Equal (the default) compares it.
-pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    if !toleration.effect.is_empty() && toleration.effect != taint.effect {
-        return false;
-    }
-    if !toleration.key.is_empty() && toleration.key != taint.key {
-        return false;
-    }
-    match toleration.operator.as_str() {
-        "Exists" => true,
-        "" | "Equal" => toleration.value == taint.value,
-        _ => false,
-    }
-}
-
-/// Whether any toleration tolerates the taint.
-pub fn tolerated(tolerations: &[Toleration], taint: &Taint) -> bool {
-    tolerations.iter().any(|t| tolerates(t, taint))
-}
+pub use podium_api::pod::tolerations::{tolerated, tolerates};
 
 /// The first taint with one of `effects` that no toleration tolerates.
 pub fn untolerated_taint<'a>(taints: &'a [Taint], tolerations: &[Toleration], effects: &[&str]) -> Option<&'a Taint> {

@@ -1,10 +1,10 @@
-//! Leader election through a Lease, as client-go's leaderelection: one scheduler acts, the
-//! others wait, and a standby takes over once the leader stops renewing for the lease
+//! Leader election through a Lease, as client-go's leaderelection: one replica (of the
+//! scheduler, of the controller-manager) acts, the others wait, and a standby takes over once the leader stops renewing for the lease
 //! duration. The apiserver's optimistic concurrency makes each take-over atomic.
 
 use std::time::Duration;
 
-use podium_client::Client;
+use crate::Client;
 use podium_proto::k8s::coordination::v1::{Lease, LeaseSpec};
 use podium_proto::k8s::meta::v1::{MicroTime, ObjectMeta};
 use tokio_util::sync::CancellationToken;
