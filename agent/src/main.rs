@@ -128,18 +128,7 @@ async fn main() -> anyhow::Result<()> {
         },
     };
     let shutdown = CancellationToken::new();
-    {
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-            }
-            tracing::info!("shutting down");
-            shutdown.cancel();
-        });
-    }
+    podium_client::signals::cancel_on_signal(shutdown.clone());
     tracing::info!(address = %listen, "agent endpoint listening on {listen} (health over HTTP; logs and exec over gRPC)");
     let service = AgentService::new(runtime.clone(), context.node_name.clone());
     let pods = PodManager::new(client, runtime, context, shutdown.clone());

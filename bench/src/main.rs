@@ -113,7 +113,7 @@ async fn main() -> anyhow::Result<()> {
     // `select!` they are gone, whichever branch won.
     let finished = tokio::select! {
         result = run(&binaries, &cli.command) => Some(result),
-        () = interrupted() => None,
+        () = podium_client::signals::terminated() => None,
     };
     match finished {
         Some(result) => result,
@@ -121,23 +121,6 @@ async fn main() -> anyhow::Result<()> {
             progress(format_args!("interrupted; servers stopped"));
             std::process::exit(130)
         }
-    }
-}
-
-async fn interrupted() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let term = async {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
     }
 }
 

@@ -11,11 +11,13 @@
 //! - `client`: `Client` and `Objects<K>`, the typed verbs.
 //! - `reflector`: the list-then-watch cache.
 //! - `leader`: leader election through a Lease, for components that run standbys.
+//! - `signals`: SIGINT/SIGTERM as the binaries' one shutdown signal.
 
 mod client;
 mod kind;
 pub mod leader;
 pub mod reflector;
+pub mod signals;
 
 pub use client::{Client, ClientError, ListParams, Objects, WatchParams};
 pub use kind::{ClientKind, WatchEvent};

@@ -75,18 +75,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(apiserver = %args.apiserver, identity = %identity, leader_elect = args.leader_elect, "controller-manager starting");
     let client = Client::new(&args.apiserver)?;
     let shutdown = CancellationToken::new();
-    {
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-            }
-            tracing::info!("shutting down");
-            shutdown.cancel();
-        });
-    }
+    podium_client::signals::cancel_on_signal(shutdown.clone());
     run(client, config, shutdown).await;
     tracing::info!("controller-manager stopped");
     Ok(())

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use podium_apiserver::{Config as ServerConfig, start};
+use podium_apiserver::{Config as ServerConfig, RunningServer, start};
 use podium_client::Client;
 use podium_controllers::pod_cidr::Cidr;
 use podium_controllers::{Config, run};
@@ -125,6 +125,20 @@ where
     }
 }
 
+/// An in-process apiserver and a client of it.
+async fn apiserver() -> (tempfile::TempDir, CancellationToken, RunningServer, Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let stop = CancellationToken::new();
+    let server = start(
+        ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().join("data")),
+        stop.clone(),
+    )
+    .await
+    .unwrap();
+    let client = Client::new(&format!("http://{}", server.local_addr)).unwrap();
+    (dir, stop, server, client)
+}
+
 fn unreachable_toleration(seconds: Option<i64>) -> Toleration {
     Toleration {
         key: "node.kubernetes.io/unreachable".into(),
@@ -137,15 +151,7 @@ fn unreachable_toleration(seconds: Option<i64>) -> Toleration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_nodes_are_tainted_and_their_pods_evicted_per_toleration() {
-    let dir = tempfile::tempdir().unwrap();
-    let stop = CancellationToken::new();
-    let server = start(
-        ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().join("data")),
-        stop.clone(),
-    )
-    .await
-    .unwrap();
-    let client = Client::new(&format!("http://{}", server.local_addr)).unwrap();
+    let (_dir, stop, server, client) = apiserver().await;
     ready_node(&client, "alive", vec![]).await;
     ready_node(&client, "silent", vec![]).await;
     pod_on(&client, "quick", "silent", vec![unreachable_toleration(Some(2))]).await;
@@ -311,15 +317,7 @@ async fn silent_nodes_are_tainted_and_their_pods_evicted_per_toleration() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_of_missing_nodes_and_surplus_terminated_pods_are_collected() {
-    let dir = tempfile::tempdir().unwrap();
-    let stop = CancellationToken::new();
-    let server = start(
-        ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().join("data")),
-        stop.clone(),
-    )
-    .await
-    .unwrap();
-    let client = Client::new(&format!("http://{}", server.local_addr)).unwrap();
+    let (_dir, stop, server, client) = apiserver().await;
     ready_node(&client, "real", vec![]).await;
     pod_on(&client, "orphan", "ghost", vec![]).await;
     let pods = client.resource::<Pod>("default");

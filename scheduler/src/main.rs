@@ -49,18 +49,7 @@ async fn main() -> anyhow::Result<()> {
     config.percentage_of_nodes_to_score = args.percentage_of_nodes_to_score;
     tracing::info!(apiserver = %config.apiserver, identity = %config.identity, "scheduler starting");
     let shutdown = CancellationToken::new();
-    {
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-            }
-            tracing::info!("shutting down");
-            shutdown.cancel();
-        });
-    }
+    podium_client::signals::cancel_on_signal(shutdown.clone());
     run(config, shutdown).await.context("scheduler stopped")?;
     Ok(())
 }
