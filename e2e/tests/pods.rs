@@ -249,7 +249,7 @@ fn host_network_pods_use_the_node_address_and_pods_reach_each_other_by_ip() {
   containers:
   - name: app
     image: {BUSYBOX}
-    command: [sh, -c, 'hostname; echo processes=$(ls -d /proc/[0-9]* | wc -l); sleep 3600']
+    command: [sh, -c, 'hostname; echo processes=$(ls -d /proc/[0-9]* 2>/dev/null | wc -l); sleep 3600']
 "
         ),
     ));
@@ -272,6 +272,7 @@ fn host_network_pods_use_the_node_address_and_pods_reach_each_other_by_ip() {
     let processes: usize = logs
         .split("processes=")
         .nth(1)
+        .and_then(|rest| rest.lines().next())
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0);
     assert!(processes > 5, "{logs}");
