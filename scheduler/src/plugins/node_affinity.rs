@@ -122,7 +122,6 @@ impl ScorePlugin for NodeAffinity {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use podium_proto::k8s::core::v1::{
         Affinity, NodeAffinity as NodeAffinitySpec, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PodSpec,
@@ -131,10 +130,7 @@ mod tests {
 
     use super::*;
     use crate::framework::Code;
-
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
+    use crate::plugins::testing::labels;
 
     fn node(name: &str, node_labels: &[(&str, &str)]) -> Arc<NodeInfo> {
         Arc::new(NodeInfo::new(Arc::new(Node {

@@ -9,6 +9,26 @@ use podium_proto::k8s::meta::v1::{ObjectMeta, Quantity};
 use crate::framework::{Code, CycleState, FilterPlugin, NodeInfo, PodInfo, PreFilterPlugin};
 
 /// A resource list from (name, quantity) pairs.
+/// A label map from pairs.
+pub fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// A pod with a namespace, a name (its UID is `namespace/name`) and labels.
+pub fn pod_in(namespace: &str, name: &str, pod_labels: &[(&str, &str)]) -> Pod {
+    Pod {
+        metadata: Some(ObjectMeta {
+            name: name.into(),
+            namespace: namespace.into(),
+            uid: format!("{namespace}/{name}"),
+            labels: labels(pod_labels),
+            ..Default::default()
+        }),
+        spec: Some(PodSpec::default()),
+        ..Default::default()
+    }
+}
+
 pub fn resource_list(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
     pairs.iter().map(|(k, v)| (k.to_string(), Quantity::new(*v))).collect()
 }

@@ -2,34 +2,15 @@
 //! pre-filter and the filter on every node (or pre-score, score and normalise), and checks
 //! what a user would see: the codes, reasons and scores.
 
-use std::collections::BTreeMap;
-
-use podium_proto::k8s::core::v1::{Affinity, Node, PodAffinity, PodAntiAffinity, PodSpec};
+use podium_proto::k8s::core::v1::{Affinity, Node, PodAffinity, PodAntiAffinity};
 use podium_proto::k8s::meta::v1::{LabelSelector, ObjectMeta};
 
 use super::*;
 use crate::framework::Code;
+use crate::plugins::testing::{labels, pod_in};
 
 const ZONE: &str = "zone";
 const HOSTNAME: &str = "kubernetes.io/hostname";
-
-fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
-fn pod_in(namespace: &str, name: &str, pod_labels: &[(&str, &str)]) -> Pod {
-    Pod {
-        metadata: Some(ObjectMeta {
-            name: name.into(),
-            namespace: namespace.into(),
-            uid: format!("{namespace}/{name}"),
-            labels: labels(pod_labels),
-            ..Default::default()
-        }),
-        spec: Some(PodSpec::default()),
-        ..Default::default()
-    }
-}
 
 fn pod(name: &str, pod_labels: &[(&str, &str)]) -> Pod {
     pod_in("default", name, pod_labels)

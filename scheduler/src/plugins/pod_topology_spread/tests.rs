@@ -2,33 +2,14 @@
 //! pre-filter and the filter on every node (or pre-score, score and normalise), and checks
 //! the codes, reasons and scores a user would see.
 
-use std::collections::BTreeMap;
-
-use podium_proto::k8s::core::v1::{NodeSpec, PodSpec, Taint, Toleration};
+use podium_proto::k8s::core::v1::{NodeSpec, Taint, Toleration};
 use podium_proto::k8s::meta::v1::{LabelSelector, ObjectMeta, Time};
 
 use super::*;
 use crate::framework::Code;
+use crate::plugins::testing::{labels, pod_in};
 
 const ZONE: &str = "zone";
-
-fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
-fn pod_in(namespace: &str, name: &str, pod_labels: &[(&str, &str)]) -> Pod {
-    Pod {
-        metadata: Some(ObjectMeta {
-            name: name.into(),
-            namespace: namespace.into(),
-            uid: format!("{namespace}/{name}"),
-            labels: labels(pod_labels),
-            ..Default::default()
-        }),
-        spec: Some(PodSpec::default()),
-        ..Default::default()
-    }
-}
 
 fn web() -> Pod {
     pod_in("default", "web", &[("app", "web")])
