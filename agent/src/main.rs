@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use podium_agent::network::{HostGw, LinuxHost, wait_for_pod_cidr};
 use podium_agent::node::{NodeAgent, NodeConfig, parse_labels, parse_taints};
 use podium_agent::pause::ensure_pause_image;
 use podium_agent::pod::dns::ResolvConf;
@@ -58,6 +59,11 @@ struct Args {
     /// The Docker bridge network every pod of the cluster joins (created when missing).
     #[arg(long, env = "PODIUM_POD_NETWORK", default_value = "podium")]
     pod_network: String,
+    /// host-gw networking across hosts: wait for this node's podCIDR (from the
+    /// controller-manager's --cluster-cidr), give the pod network that subnet, and route the
+    /// other nodes' podCIDRs via their InternalIPs (needs root: ip, iptables, sysctl).
+    #[arg(long, env = "PODIUM_HOST_GW")]
+    host_gw: bool,
     /// The most processes each container may run (-1: no limit).
     #[arg(long, env = "PODIUM_POD_PIDS_LIMIT", default_value_t = -1, allow_negative_numbers = true)]
     pod_pids_limit: i64,
@@ -112,31 +118,63 @@ async fn main() -> anyhow::Result<()> {
     let node_name = config.name.clone();
     let agent = Arc::new(NodeAgent::new(client.clone(), runtime.clone(), config));
     let version = runtime.version().await?;
-    let context = AgentContext {
-        node_name,
-        host_ip: agent.internal_ip().map(|ip| ip.to_string()).unwrap_or_default(),
-        pause_image,
-        network: args.pod_network,
-        pods_dir: args.root_dir.join("pods"),
-        node_resolv: ResolvConf::parse(&std::fs::read_to_string(&args.resolv_conf).unwrap_or_default()),
-        runtime_name: version.name,
-        node: NodeFacts {
-            cpu_milli: i64::try_from(agent.facts().cpus * 1000).unwrap_or(i64::MAX),
-            memory_bytes: i64::try_from(agent.facts().memory_bytes).unwrap_or(i64::MAX),
-            cgroup_driver: version.cgroup_driver,
-            pids_limit: (args.pod_pids_limit > 0).then_some(args.pod_pids_limit),
-        },
-    };
     let shutdown = CancellationToken::new();
     podium_client::signals::cancel_on_signal(shutdown.clone());
     tracing::info!(address = %listen, "agent endpoint listening on {listen} (health over HTTP; logs and exec over gRPC)");
-    let service = AgentService::new(runtime.clone(), context.node_name.clone());
-    let pods = PodManager::new(client, runtime, context, shutdown.clone());
-    let (_, _, served) = tokio::join!(
-        agent.run(shutdown.clone()),
-        pods.run(),
-        podium_agent::server::serve(listener, service, shutdown)
+    let service = AgentService::new(runtime.clone(), node_name.clone());
+    let pods = async {
+        let network_subnet = if args.host_gw {
+            let Some(cidr) = wait_for_pod_cidr(&client, &node_name, &shutdown).await else {
+                return Ok(());
+            };
+            runtime
+                .ensure_network(&args.pod_network, Some(&cidr))
+                .await
+                .with_context(|| format!("giving the pod network {} the node's podCIDR", args.pod_network))?;
+            tracing::info!(network = %args.pod_network, pod_cidr = %cidr, "pod network on the node's podCIDR; routing to the other nodes (host-gw)");
+            Some(cidr)
+        } else {
+            None
+        };
+        let context = AgentContext {
+            node_name: node_name.clone(),
+            host_ip: agent.internal_ip().map(|ip| ip.to_string()).unwrap_or_default(),
+            pause_image,
+            network: args.pod_network.clone(),
+            network_subnet,
+            pods_dir: args.root_dir.join("pods"),
+            node_resolv: ResolvConf::parse(&std::fs::read_to_string(&args.resolv_conf).unwrap_or_default()),
+            runtime_name: version.name,
+            node: NodeFacts {
+                cpu_milli: i64::try_from(agent.facts().cpus * 1000).unwrap_or(i64::MAX),
+                memory_bytes: i64::try_from(agent.facts().memory_bytes).unwrap_or(i64::MAX),
+                cgroup_driver: version.cgroup_driver,
+                pids_limit: (args.pod_pids_limit > 0).then_some(args.pod_pids_limit),
+            },
+        };
+        let manager = PodManager::new(client.clone(), runtime.clone(), context, shutdown.clone());
+        if args.host_gw {
+            let routes = HostGw::new(client.clone(), node_name.clone(), LinuxHost::new());
+            tokio::join!(manager.run(), routes.run(shutdown.clone()));
+        } else {
+            manager.run().await;
+        }
+        anyhow::Ok(())
+    };
+    // A pod network that cannot be made stops the whole agent.
+    let pods = async {
+        let result = pods.await;
+        if result.is_err() {
+            shutdown.cancel();
+        }
+        result
+    };
+    let (_, pods, served) = tokio::join!(
+        agent.clone().run(shutdown.clone()),
+        pods,
+        podium_agent::server::serve(listener, service, shutdown.clone())
     );
+    pods?;
     served.context("serving the agent endpoint")?;
     tracing::info!("agent stopped; its pods keep running");
     Ok(())

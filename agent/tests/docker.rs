@@ -154,8 +154,15 @@ async fn sandbox_life_cycle<R: podium_agent::runtime::ContainerRuntime>(runtime:
     use podium_agent::runtime::{SandboxConfig, SandboxNetwork};
 
     let network = format!("podium-test-{tag}");
-    runtime.ensure_network(&network).await.unwrap();
-    runtime.ensure_network(&network).await.unwrap();
+    // A node's podCIDR (`--host-gw`): a free /24 of 10.213.0.0/16 per test process.
+    let prefix = format!("10.213.{}", std::process::id() % 250);
+    let subnet = format!("{prefix}.0/24");
+    runtime.ensure_network(&network, Some(&subnet)).await.unwrap();
+    runtime.ensure_network(&network, Some(&subnet)).await.unwrap();
+    runtime.ensure_network(&network, None).await.unwrap();
+    let other = format!("10.213.{}.0/24", std::process::id() % 250 + 1);
+    let err = runtime.ensure_network(&network, Some(&other)).await.unwrap_err();
+    assert!(err.to_string().contains(&subnet), "{err}");
     let config = SandboxConfig {
         name: format!("podium-test-sandbox-{tag}"),
         image: image.to_owned(),
@@ -171,7 +178,8 @@ async fn sandbox_life_cycle<R: podium_agent::runtime::ContainerRuntime>(runtime:
     let id = runtime.run_sandbox(&config).await.unwrap();
     let status = runtime.sandbox_status(&id).await.unwrap().expect("the sandbox exists");
     assert!(status.running);
-    assert!(status.ip.is_some(), "the sandbox has a pod IP");
+    let ip = status.ip.expect("the sandbox has a pod IP");
+    assert!(ip.starts_with(&format!("{prefix}.")), "{ip} is in {subnet}");
     assert_eq!(status.labels["io.podium.pod.uid"], tag);
     assert!(runtime.run_sandbox(&config).await.is_err(), "names are unique");
     runtime.stop_sandbox(&id, 5).await.unwrap();
@@ -220,7 +228,7 @@ async fn containers_join_their_sandbox_and_report_how_they_ended() {
     let docker = DockerRuntime::connect(DEFAULT_DOCKER_HOST).await.unwrap();
     let tag = format!("c{}", std::process::id());
     let network = format!("podium-test-{tag}");
-    docker.ensure_network(&network).await.unwrap();
+    docker.ensure_network(&network, None).await.unwrap();
     let pause = ensure_pause_image(&docker, &pause_binary()).await.unwrap();
     let busybox = busybox_image(&docker).await;
     let sandbox = docker

@@ -116,6 +116,7 @@ impl Harness {
             host_ip: "192.168.0.10".into(),
             pause_image: "podium/pause:test".into(),
             network: "podium".into(),
+            network_subnet: None,
             pods_dir: dir.path().join("pods"),
             node_resolv: ResolvConf::parse("nameserver 192.168.0.1\n"),
             runtime_name: "fake".into(),

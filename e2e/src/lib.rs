@@ -119,6 +119,7 @@ pub struct Cluster {
     scheduler: Child,
     agent: Option<Child>,
     agent_starts: u32,
+    agent_args: Vec<String>,
 }
 
 fn spawn(program: &Path, args: &[&str], log: &Path) -> Child {
@@ -137,6 +138,11 @@ impl Cluster {
     /// Starts an apiserver, a scheduler and an agent for node `e2e-<tag>-<pid>`, and waits for
     /// the node to be Ready.
     pub fn start(tag: &str) -> Self {
+        Cluster::start_with(tag, &[])
+    }
+
+    /// `start` with extra agent flags.
+    pub fn start_with(tag: &str, agent_args: &[&str]) -> Self {
         busybox_image();
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -169,6 +175,7 @@ impl Cluster {
             scheduler,
             agent: None,
             agent_starts: 0,
+            agent_args: agent_args.iter().map(|a| (*a).to_owned()).collect(),
             dir,
         };
         cluster.start_agent();
@@ -191,27 +198,26 @@ impl Cluster {
         assert!(self.agent.is_none(), "the agent runs already");
         self.agent_starts += 1;
         let root = self.dir.path().join("agent");
-        self.agent = Some(spawn(
-            &binary("agent"),
-            &[
-                "--apiserver",
-                &self.url,
-                "--node-name",
-                &self.node,
-                "--root-dir",
-                root.to_str().unwrap(),
-                "--pod-network",
-                &self.network,
-                "--pause-binary",
-                pause_binary().to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-                // The apiserver reaches the agent (logs, exec) at the node's address.
-                "--node-ip",
-                "127.0.0.1",
-            ],
-            &self.dir.path().join("agent.log"),
-        ));
+        let pause = pause_binary();
+        let mut args = vec![
+            "--apiserver",
+            &self.url,
+            "--node-name",
+            &self.node,
+            "--root-dir",
+            root.to_str().unwrap(),
+            "--pod-network",
+            &self.network,
+            "--pause-binary",
+            pause.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            // The apiserver reaches the agent (logs, exec) at the node's address.
+            "--node-ip",
+            "127.0.0.1",
+        ];
+        args.extend(self.agent_args.iter().map(String::as_str));
+        self.agent = Some(spawn(&binary("agent"), &args, &self.dir.path().join("agent.log")));
     }
 
     /// Kills the agent with SIGKILL, as a crash would.

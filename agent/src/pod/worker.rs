@@ -69,6 +69,8 @@ pub struct AgentContext {
     pub pause_image: String,
     /// The Docker network every pod of the cluster joins.
     pub network: String,
+    /// The pod network's subnet when the agent routes per-node pod CIDRs (`--host-gw`).
+    pub network_subnet: Option<String>,
     /// Per-pod files live in `<pods_dir>/<uid>/`.
     pub pods_dir: PathBuf,
     /// The node's own resolv.conf, the base of the pods'.
@@ -470,7 +472,9 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
                     self.runtime.remove_sandbox(&old.id).await?;
                 }
                 if !spec.host_network {
-                    self.runtime.ensure_network(&self.ctx.network).await?;
+                    self.runtime
+                        .ensure_network(&self.ctx.network, self.ctx.network_subnet.as_deref())
+                        .await?;
                 }
                 let ctx = self.ctx.clone();
                 let config = sandbox_config(pod, &ctx.node_name, next, &ctx.pause_image, &ctx.network, &ctx.node);

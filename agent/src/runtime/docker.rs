@@ -7,8 +7,8 @@ use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, ContainerStateStatusEnum, ContainerSummaryStateEnum, HealthConfig, HostConfig,
-    NetworkCreateRequest, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, ContainerStateStatusEnum, ContainerSummaryStateEnum, HealthConfig, HostConfig, Ipam,
+    IpamConfig, NetworkCreateRequest, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptionsBuilder, InspectContainerOptions, InspectNetworkOptions,
@@ -243,9 +243,27 @@ impl ContainerRuntime for DockerRuntime {
             .collect())
     }
 
-    async fn ensure_network(&self, name: &str) -> Result<()> {
+    async fn ensure_network(&self, name: &str, subnet: Option<&str>) -> Result<()> {
         match self.docker.inspect_network(name, None::<InspectNetworkOptions>).await {
-            Ok(_) => return Ok(()),
+            Ok(existing) => {
+                let Some(wanted) = subnet else { return Ok(()) };
+                let subnets: Vec<String> = existing
+                    .ipam
+                    .and_then(|ipam| ipam.config)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|c| c.subnet)
+                    .collect();
+                return if subnets.iter().any(|s| s == wanted) {
+                    Ok(())
+                } else {
+                    Err(RuntimeError::Other(format!(
+                        "the Docker network {name} has subnet {}, not the node's pod CIDR {wanted}; remove it \
+                         (docker network rm {name}) once no pod uses it",
+                        subnets.join(", ")
+                    )))
+                };
+            }
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(other(e)),
         }
@@ -253,6 +271,14 @@ impl ContainerRuntime for DockerRuntime {
             name: name.to_owned(),
             driver: Some("bridge".into()),
             labels: Some([("io.podium.network".to_owned(), "pods".to_owned())].into()),
+            // Docker takes the subnet's first address as the bridge's (the pods' gateway).
+            ipam: subnet.map(|subnet| Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(subnet.to_owned()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         match self.docker.create_network(request).await {

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use super::{
     ContainerConfig, ContainerRuntime, ContainerState, ContainerStatus, ContainerSummary, ExecConfig, ExecSession,
     Image, ImageConfig, LogOptions, Output, OutputStream, Result, RuntimeError, RuntimeVersion, SandboxConfig,
-    SandboxStatus, exit_reason,
+    SandboxNetwork, SandboxStatus, exit_reason,
 };
 
 /// What a command run in a fake container does: its exit code and its stdout.
@@ -33,7 +33,7 @@ pub struct FakeRuntime {
     images: Mutex<Vec<Image>>,
     /// Images a pull finds.
     pullable: Mutex<BTreeSet<String>>,
-    networks: Mutex<BTreeSet<String>>,
+    networks: Mutex<BTreeMap<String, Option<String>>>,
     sandboxes: Mutex<BTreeMap<String, (SandboxConfig, bool)>>,
     containers: Mutex<BTreeMap<String, (ContainerConfig, ContainerStatus)>>,
     next_id: Mutex<u64>,
@@ -230,9 +230,18 @@ impl ContainerRuntime for FakeRuntime {
         Ok(())
     }
 
-    async fn ensure_network(&self, name: &str) -> Result<()> {
-        self.networks.lock().insert(name.to_owned());
-        Ok(())
+    async fn ensure_network(&self, name: &str, subnet: Option<&str>) -> Result<()> {
+        let mut networks = self.networks.lock();
+        match (networks.get(name), subnet) {
+            (Some(Some(existing)), Some(wanted)) if existing != wanted => Err(RuntimeError::Other(format!(
+                "network {name} has subnet {existing}, not {wanted}"
+            ))),
+            (Some(_), _) => Ok(()),
+            (None, _) => {
+                networks.insert(name.to_owned(), subnet.map(str::to_owned));
+                Ok(())
+            }
+        }
     }
 
     async fn run_sandbox(&self, config: &SandboxConfig) -> Result<String> {
@@ -247,11 +256,24 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn sandbox_status(&self, id: &str) -> Result<Option<SandboxStatus>> {
-        Ok(self.sandboxes.lock().get(id).map(|(config, running)| SandboxStatus {
-            id: id.to_owned(),
-            running: *running,
-            ip: running.then(|| format!("10.88.0.{}", id.trim_start_matches("fake-"))),
-            labels: config.labels.clone(),
+        let networks = self.networks.lock();
+        Ok(self.sandboxes.lock().get(id).map(|(config, running)| {
+            // Addresses from the network's /24 subnet when it has one, else from 10.88.0.0/24.
+            let prefix = match &config.network {
+                SandboxNetwork::Pod(name) => networks
+                    .get(name)
+                    .cloned()
+                    .flatten()
+                    .and_then(|subnet| subnet.rsplit_once('.').map(|(prefix, _)| prefix.to_owned())),
+                SandboxNetwork::Host => None,
+            };
+            let prefix = prefix.unwrap_or_else(|| "10.88.0".to_owned());
+            SandboxStatus {
+                id: id.to_owned(),
+                running: *running,
+                ip: running.then(|| format!("{prefix}.{}", id.trim_start_matches("fake-"))),
+                labels: config.labels.clone(),
+            }
         }))
     }
 

@@ -276,8 +276,10 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         rootfs_tar: Vec<u8>,
         changes: Vec<String>,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Creates the pod network (a bridge network) if it does not exist.
-    fn ensure_network(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Creates the pod network (a bridge network) if it does not exist; with `subnet` (the
+    /// node's podCIDR) the network has that subnet, and an existing one with another subnet
+    /// is an error.
+    fn ensure_network(&self, name: &str, subnet: Option<&str>) -> impl Future<Output = Result<()>> + Send;
     /// Creates and starts a sandbox; returns its id.
     fn run_sandbox(&self, config: &SandboxConfig) -> impl Future<Output = Result<String>> + Send;
     /// The sandbox's state; `None` when it does not exist.
