@@ -84,29 +84,17 @@ impl LinuxHost {
         let present = self.own_routes().await?;
         let mut first_error = None;
         let wanted_destinations: BTreeSet<&str> = wanted.iter().map(|r| r.destination.as_str()).collect();
-        for stale in present
+        let stale = present
             .iter()
-            .filter(|r| !wanted_destinations.contains(r.destination.as_str()))
-        {
-            let gateway = stale.gateway.to_string();
-            let args = [
-                "route",
-                "del",
-                &stale.destination,
-                "via",
-                &gateway,
-                "proto",
-                ROUTE_PROTOCOL,
-            ];
-            if let Err(e) = self.run("ip", &args).await {
-                first_error.get_or_insert(e);
-            }
-        }
-        for route in wanted.difference(&present) {
+            .filter(|r| !wanted_destinations.contains(r.destination.as_str()));
+        let changes = stale
+            .map(|r| ("del", r))
+            .chain(wanted.difference(&present).map(|r| ("replace", r)));
+        for (verb, route) in changes {
             let gateway = route.gateway.to_string();
             let args = [
                 "route",
-                "replace",
+                verb,
                 &route.destination,
                 "via",
                 &gateway,
