@@ -9,6 +9,7 @@
 #   bash bench/run.sh --no-scheduler       # everything but the scheduler's workloads
 #   bash bench/run.sh scheduler --nodes 500 --pods 2000   # one benchmark, its own flags
 #   bash bench/run.sh > results.md         # keep the results, watch the progress
+#   bash bench/run.sh cluster [--no-cold]  # quick start and node failure (bench/cluster.sh)
 #
 # Everything runs on 127.0.0.1; the servers' data directories live under target/bench-work
 # (on the same disk as the build, not tmpfs) and are removed afterwards.
@@ -17,13 +18,19 @@ cd "$(dirname "$0")/.."
 
 log() { echo "[run.sh] $*" >&2; }
 
+# The quick-start and node-failure benchmark drives deploy/up.sh, which builds for itself.
+if [[ ${1:-} == cluster ]]; then
+    shift
+    exec bash bench/cluster.sh "$@"
+fi
+
 log "building release binaries"
 cargo build --release --locked -p podium-bench -p podium-apiserver -p podium-scheduler -p podium-agent >&2
 cargo build --release --locked --manifest-path pause/Cargo.toml >&2
 
 # `all` unless the first argument names one benchmark.
 case "${1:-}" in
-    creates|list|watch|rest|scheduler|startup|all) benchmark=$1; shift ;;
+    creates|list|watch|rest|scheduler|startup|traces|all) benchmark=$1; shift ;;
     *) benchmark=all ;;
 esac
 

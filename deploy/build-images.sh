@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 profile=${PODIUM_PROFILE:-release}
+# Cargo's build directory (CARGO_TARGET_DIR, as cargo reads it).
+target=${CARGO_TARGET_DIR:-target}
 log() { echo "[build-images] $*" >&2; }
 
 if [[ $profile == release ]]; then
@@ -21,7 +23,7 @@ context=target/compose
 rm -rf "$context"
 mkdir -p "$context/rootfs/bin" "$context/rootfs/tmp" "$context/rootfs/etc"
 for bin in apiserver scheduler controller-manager agent; do
-  src="target/$profile/$bin"
+  src="$target/$profile/$bin"
   [[ -x $src ]] || { echo "$src is missing: build it first" >&2; exit 1; }
   cp "$src" "$context/rootfs/$bin"
   # The shared libraries and the loader, at the same paths.
@@ -30,7 +32,7 @@ for bin in apiserver scheduler controller-manager agent; do
     cp -L "$lib" "$context/rootfs$lib"
   done
 done
-cp pause/target/release/pause "$context/rootfs/pause"
+cp "${CARGO_TARGET_DIR:-pause/target}/release/pause" "$context/rootfs/pause"
 cp /bin/busybox "$context/rootfs/bin/busybox"
 for applet in sh mount umount wget cat; do ln -sf busybox "$context/rootfs/bin/$applet"; done
 echo "root:x:0:0:root:/:/bin/sh" > "$context/rootfs/etc/passwd"

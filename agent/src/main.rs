@@ -15,7 +15,7 @@ use podium_agent::pause::ensure_pause_image;
 use podium_agent::pod::dns::ResolvConf;
 use podium_agent::pod::spec::NodeFacts;
 use podium_agent::pod::{AgentContext, PodManager};
-use podium_agent::runtime::{ContainerRuntime, DEFAULT_DOCKER_HOST, DockerRuntime};
+use podium_agent::runtime::{ContainerRuntime, DEFAULT_DOCKER_HOST, DockerRuntime, Instrumented};
 use podium_agent::server::AgentService;
 use podium_client::Client;
 use tokio_util::sync::CancellationToken;
@@ -70,6 +70,8 @@ struct Args {
     /// The resolv.conf pods' DNS settings start from.
     #[arg(long, env = "PODIUM_RESOLV_CONF", default_value = "/etc/resolv.conf")]
     resolv_conf: PathBuf,
+    #[command(flatten)]
+    log: podium_telemetry::LogArgs,
 }
 
 fn hostname() -> String {
@@ -80,10 +82,9 @@ fn hostname() -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
     let args = Args::parse();
+    let telemetry = podium_telemetry::init("agent", &args.log)?;
+    podium_agent::metrics::register();
     let labels = parse_labels(&args.node_labels)?;
     let taints = parse_taints(&args.register_with_taints)?;
     std::fs::create_dir_all(&args.root_dir)
@@ -114,13 +115,13 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(image = %pause_image, "pause image ready");
     tracing::info!(node = %config.name, apiserver = %args.apiserver, docker = %runtime.endpoint(), network = %args.pod_network, "agent starting");
     let client = Client::new(&args.apiserver)?;
-    let runtime = Arc::new(runtime);
+    let runtime = Arc::new(Instrumented::new(runtime));
     let node_name = config.name.clone();
     let agent = Arc::new(NodeAgent::new(client.clone(), runtime.clone(), config));
     let version = runtime.version().await?;
     let shutdown = CancellationToken::new();
     podium_client::signals::cancel_on_signal(shutdown.clone());
-    tracing::info!(address = %listen, "agent endpoint listening on {listen} (health over HTTP; logs and exec over gRPC)");
+    tracing::info!(address = %listen, "agent endpoint listening on {listen} (health and Prometheus /metrics over HTTP; logs and exec over gRPC)");
     let service = AgentService::new(runtime.clone(), node_name.clone());
     let pods = async {
         let network_subnet = if args.host_gw {
@@ -174,6 +175,7 @@ async fn main() -> anyhow::Result<()> {
         pods,
         podium_agent::server::serve(listener, service, shutdown.clone())
     );
+    telemetry.shutdown().await;
     pods?;
     served.context("serving the agent endpoint")?;
     tracing::info!("agent stopped; its pods keep running");

@@ -155,3 +155,53 @@ async fn the_lease_is_created_then_renewed() {
     stop.cancel();
     server.wait().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_failed_lease_renewal_is_retried_within_moments_of_the_apiservers_return() {
+    use std::time::Duration;
+
+    use podium_agent::node::LEASE_RENEW_INTERVAL;
+    use podium_proto::k8s::meta::v1::MicroTime;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (server, stop, client) = server(dir.path()).await;
+    let addr = server.local_addr;
+    let agent = Arc::new(NodeAgent::new(
+        client.clone(),
+        Arc::new(FakeRuntime::default()),
+        config(dir.path()),
+    ));
+    let agent_stop = CancellationToken::new();
+    tokio::spawn(agent.run(agent_stop.clone()));
+    let leases = client.resource::<Lease>(LEASE_NAMESPACE);
+    let renewed = |l: Lease| -> MicroTime { l.spec.unwrap().renew_time.unwrap() };
+    let first = loop {
+        if let Ok(Some(lease)) = leases.get_opt("node-1").await {
+            break renewed(lease);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // The apiserver is away when the next renewal is due, and back half a second later.
+    stop.cancel();
+    server.wait().await.unwrap();
+    tokio::time::sleep(LEASE_RENEW_INTERVAL + Duration::from_millis(500)).await;
+    let stop = CancellationToken::new();
+    let server = start(Config::new(addr, dir.path().to_owned()), stop.clone())
+        .await
+        .unwrap();
+    let back = tokio::time::Instant::now();
+    loop {
+        let lease = leases.get("node-1").await.unwrap();
+        if renewed(lease) != first {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(4),
+            "the lease was not renewed within 4 s of the apiserver's return"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    agent_stop.cancel();
+    stop.cancel();
+    server.wait().await.unwrap();
+}

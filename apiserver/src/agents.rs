@@ -10,9 +10,16 @@ use podium_api::ApiError;
 use podium_proto::agent::v1::ContainerRef;
 use podium_proto::agent::v1::agent_service_client::AgentServiceClient;
 use podium_proto::k8s::core::v1::{Node, Pod};
+use podium_telemetry::propagation::trace_interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::registry::Api;
+
+type TraceInterceptor = fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>;
+
+/// A client of one agent, sending the caller's trace context with each call.
+pub type AgentClient = AgentServiceClient<InterceptedService<Channel, TraceInterceptor>>;
 
 /// Channels to agents, by address.
 #[derive(Clone, Default)]
@@ -91,7 +98,7 @@ pub fn agent_error(status: tonic::Status) -> ApiError {
 
 impl Agents {
     /// The client for the agent that runs `pod`.
-    pub async fn for_pod(&self, api: &Api, pod: &Pod) -> Result<AgentServiceClient<Channel>, ApiError> {
+    pub async fn for_pod(&self, api: &Api, pod: &Pod) -> Result<AgentClient, ApiError> {
         let name = pod.metadata.as_ref().map(|m| m.name.as_str()).unwrap_or_default();
         let node_name = pod.spec.as_ref().map(|s| s.node_name.as_str()).unwrap_or_default();
         if node_name.is_empty() {
@@ -132,6 +139,9 @@ impl Agents {
                 }
             }
         };
-        Ok(AgentServiceClient::new(channel))
+        Ok(AgentServiceClient::with_interceptor(
+            channel,
+            trace_interceptor as TraceInterceptor,
+        ))
     }
 }

@@ -12,11 +12,14 @@
 //! - `rest`: Kubernetes' HTTP API (kubectl, the Python client) over the same `Api`.
 //! - `agents`: the way to a pod's agent, for `pods/log` and `pods/exec`.
 //! - `kubeconfig`: a kubeconfig pointing kubectl at the server.
-//! - `server`: configuration, the listener serving gRPC, and graceful shutdown.
+//! - `metrics`: Prometheus metrics (requests, storage, watchers) and request classification.
+//! - `server`: configuration, the listener serving gRPC and REST behind the middleware
+//!   (request ids, spans, metrics, load shedding, timeouts), and graceful shutdown.
 
 pub mod agents;
 pub mod grpc;
 pub mod kubeconfig;
+pub mod metrics;
 pub mod registry;
 pub mod rest;
 pub mod server;

@@ -35,17 +35,24 @@ struct Args {
     /// Oldest store commit kept for resuming watches, in seconds.
     #[arg(long, env = "PODIUM_HISTORY_MAX_AGE_SECONDS", default_value_t = 300)]
     history_max_age_seconds: u64,
+    /// Requests served at once, watches, log follows and exec aside; beyond it clients get
+    /// 429 (gRPC: RESOURCE_EXHAUSTED) with Retry-After.
+    #[arg(long, env = "PODIUM_MAX_REQUESTS_INFLIGHT", default_value_t = podium_apiserver::server::MAX_REQUESTS_INFLIGHT)]
+    max_requests_inflight: usize,
+    /// Seconds a request may take, watches, log follows and exec aside (then 504).
+    #[arg(long, env = "PODIUM_REQUEST_TIMEOUT_SECONDS", default_value_t = 60)]
+    request_timeout_seconds: u64,
+    #[command(flatten)]
+    log: podium_telemetry::LogArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sled=warn".into()),
-        )
-        .init();
     let args = Args::parse();
+    let telemetry = podium_telemetry::init("apiserver", &args.log)?;
     let mut config = Config::new(args.listen, args.data_dir.clone());
+    config.max_requests_inflight = args.max_requests_inflight;
+    config.request_timeout = Duration::from_secs(args.request_timeout_seconds);
     config.store = SledStoreOptions {
         history_max_commits: args.history_max_commits,
         history_max_age: Duration::from_secs(args.history_max_age_seconds),
@@ -58,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(
         address = %server.local_addr,
         data_dir = %args.data_dir.display(),
-        "apiserver listening on {} (gRPC and Kubernetes REST)",
+        "apiserver listening on {} (gRPC and Kubernetes REST; Prometheus metrics at /metrics)",
         server.local_addr
     );
     if let Some(path) = &args.write_kubeconfig {
@@ -72,7 +79,9 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!("shutting down");
         shutdown.cancel();
     });
-    server.wait().await.context("serving")?;
+    let served = server.wait().await.context("serving");
+    telemetry.shutdown().await;
+    served?;
     Ok(())
 }
 

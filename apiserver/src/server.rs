@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
+use podium_telemetry::middleware::{self, Guard};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +28,23 @@ pub struct Config {
     pub store: SledStoreOptions,
     /// How often watches that allow bookmarks get one.
     pub bookmark_interval: Duration,
+    /// Requests served at once (watches, log follows and exec aside); beyond, 429.
+    pub max_requests_inflight: usize,
+    /// How long a request (watches, log follows and exec aside) may take; beyond, 504.
+    pub request_timeout: Duration,
+}
+
+/// Kubernetes' defaults: `--max-requests-inflight` 400 plus `--max-mutating-requests-inflight`
+/// 200, and `--request-timeout` 60 s.
+pub const MAX_REQUESTS_INFLIGHT: usize = 600;
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Requests the guard neither counts nor times: health checks and metrics (so a flooded
+/// server still answers them) and long-running requests.
+fn exempt(request: &axum::extract::Request) -> bool {
+    matches!(request.uri().path(), "/healthz" | "/readyz" | "/livez" | "/metrics")
+        || request.uri().path().starts_with("/grpc.health.")
+        || crate::metrics::classify(request).long_running()
 }
 
 impl Config {
@@ -37,6 +55,8 @@ impl Config {
             data_dir,
             store: SledStoreOptions::default(),
             bookmark_interval: BOOKMARK_INTERVAL,
+            max_requests_inflight: MAX_REQUESTS_INFLIGHT,
+            request_timeout: REQUEST_TIMEOUT,
         }
     }
 }
@@ -92,10 +112,18 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
             source,
         })?;
     let local_addr = listener.local_addr()?;
+    let guard = Guard::new(config.max_requests_inflight, config.request_timeout, exempt);
+    // Outermost first: a request id, the request's span, its metrics (which see the guard's
+    // 429s and 504s), then the guard around the routes.
     let router = crate::grpc::routes(api.clone())
         .into_axum_router()
         .fallback(crate::rest::fallback)
-        .merge(crate::rest::routes(api.clone()));
+        .merge(crate::rest::routes(api.clone()))
+        .merge(crate::metrics::routes(api.clone()))
+        .layer(axum::middleware::from_fn_with_state(guard, middleware::guard))
+        .layer(axum::middleware::from_fn(crate::metrics::record))
+        .layer(axum::middleware::from_fn(middleware::trace))
+        .layer(axum::middleware::from_fn(middleware::request_id));
     tokio::spawn(run_namespace_finalizer(api.clone(), shutdown.clone()));
     let task = {
         let api = api.clone();

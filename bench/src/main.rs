@@ -8,8 +8,9 @@
 //! BENCHMARKS.md, go to stdout.
 //!
 //! # Layout
-//! - `creates`, `list`, `watch`, `rest`, `scheduler`, `startup`: one benchmark each (the
-//!   subcommands; `all` runs all six, the scheduler's and start-up's at their default sizes).
+//! - `creates`, `list`, `watch`, `rest`, `scheduler`, `startup`, `traces`: one benchmark each (the
+//!   subcommands; `all` runs the first six, the scheduler's and start-up's at their default
+//!   sizes; `traces` compares span export off and on).
 //! - `load`: the closed-loop load generator behind creates and the list's population.
 //! - `process`: starting and stopping the servers (and the scheduler). `etcd`: a minimal etcd
 //!   client.
@@ -25,6 +26,7 @@ mod rest;
 mod scheduler;
 mod startup;
 mod stats;
+mod traces;
 mod watch;
 
 use std::fmt::Write as _;
@@ -76,6 +78,8 @@ enum Command {
     /// Pod start-up on one node (apiserver + agent on Docker) beside raw Docker, and a full
     /// node of 110 pods.
     Startup(startup::StartupArgs),
+    /// Durable creates with the apiserver's span export off and on, alternating.
+    Traces(traces::TracesArgs),
     /// All six, one after the other (the scheduler's and start-up's at their default sizes),
     /// with one summary of the targets.
     All(AllArgs),
@@ -174,6 +178,11 @@ async fn run(binaries: &Binaries, command: &Command) -> anyhow::Result<()> {
         Command::Rest(args) => rest = Some(args),
         Command::Scheduler(args) => scheduler = Some(args),
         Command::Startup(args) => startup = Some(args),
+        Command::Traces(args) => {
+            let r = traces::run(binaries, args).await?;
+            println!("{}", r.markdown());
+            targets.extend(r.targets());
+        }
         Command::All(args) => {
             if !args.no_startup {
                 default_startup_args = startup::StartupArgs {

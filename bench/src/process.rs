@@ -321,13 +321,19 @@ fn spawn(
 
 /// Starts the apiserver binary and waits until it answers a list.
 pub async fn start_apiserver(binaries: &Binaries) -> anyhow::Result<Service> {
+    start_apiserver_with(binaries, &[]).await
+}
+
+/// `start_apiserver` with extra environment (e.g. `OTEL_EXPORTER_OTLP_ENDPOINT`).
+pub async fn start_apiserver_with(binaries: &Binaries, env: &[(&str, &str)]) -> anyhow::Result<Service> {
     let port = free_port()?;
     let (child, dir) = spawn("apiserver", &binaries.apiserver, &binaries.work_dir, |c, dir| {
         c.arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--data-dir")
             .arg(dir.join("data"))
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied());
     })?;
     let mut service = Service {
         name: "apiserver",
@@ -358,6 +364,7 @@ pub async fn start_scheduler(binaries: &Binaries, apiserver_url: &str) -> anyhow
     let (child, dir) = spawn("scheduler", &binaries.scheduler, &binaries.work_dir, |c, _| {
         c.arg("--apiserver")
             .arg(apiserver_url)
+            .args(["--listen", "127.0.0.1:0"])
             // Info shows each preemption and each failed binding, and the "scheduling" line
             // this waits for; nothing is logged per pod otherwise.
             .env("RUST_LOG", "info")

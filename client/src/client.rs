@@ -9,6 +9,7 @@ use podium_api::ApiError;
 use podium_proto::api::v1 as pb;
 use podium_proto::k8s::core::v1::Binding;
 use podium_proto::k8s::meta::v1::{DeleteOptions, Status};
+use podium_telemetry::propagation::trace_interceptor;
 use prost::Message;
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
@@ -105,7 +106,8 @@ impl Client {
 
     /// Binds a pod to a node (what the scheduler does).
     pub async fn bind(&self, binding: Binding) -> crate::Result<Status> {
-        let mut client = pb::pod_service_client::PodServiceClient::new(self.channel.clone());
+        let mut client =
+            pb::pod_service_client::PodServiceClient::with_interceptor(self.channel.clone(), trace_interceptor);
         client.bind(binding).await.map(|r| r.into_inner()).map_err(from_grpc)
     }
 }

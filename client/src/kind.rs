@@ -10,6 +10,7 @@ use podium_proto::k8s::coordination::v1::Lease;
 use podium_proto::k8s::core::v1::{Event, Namespace, Node, Pod};
 use podium_proto::k8s::meta::v1::Status;
 use podium_proto::k8s::scheduling::v1::PriorityClass;
+use podium_telemetry::propagation::trace_interceptor;
 use tonic::transport::Channel;
 
 /// One watch event, as the apiserver sent it: `r#type` is ADDED, MODIFIED, DELETED, BOOKMARK
@@ -44,21 +45,21 @@ macro_rules! client_kind {
     ($kind:ident, $module:ident, $client:ident) => {
         impl ClientKind for $kind {
             async fn get(ch: Channel, r: pb::GetRequest) -> Call<Self> {
-                pb::$module::$client::new(ch)
+                pb::$module::$client::with_interceptor(ch, trace_interceptor)
                     .max_decoding_message_size(MAX_MESSAGE)
                     .get(r)
                     .await
                     .map(|r| r.into_inner())
             }
             async fn list(ch: Channel, r: pb::ListRequest) -> Call<Self::List> {
-                pb::$module::$client::new(ch)
+                pb::$module::$client::with_interceptor(ch, trace_interceptor)
                     .max_decoding_message_size(MAX_MESSAGE)
                     .list(r)
                     .await
                     .map(|r| r.into_inner())
             }
             async fn watch(ch: Channel, r: pb::WatchRequest) -> Call<BoxStream<'static, Call<WatchEvent<Self>>>> {
-                let stream = pb::$module::$client::new(ch)
+                let stream = pb::$module::$client::with_interceptor(ch, trace_interceptor)
                     .max_decoding_message_size(MAX_MESSAGE)
                     .watch(r)
                     .await?
@@ -74,28 +75,28 @@ macro_rules! client_kind {
                     .boxed())
             }
             async fn create(ch: Channel, obj: Self) -> Call<Self> {
-                pb::$module::$client::new(ch)
+                pb::$module::$client::with_interceptor(ch, trace_interceptor)
                     .max_decoding_message_size(MAX_MESSAGE)
                     .create(obj)
                     .await
                     .map(|r| r.into_inner())
             }
             async fn update(ch: Channel, obj: Self) -> Call<Self> {
-                pb::$module::$client::new(ch)
+                pb::$module::$client::with_interceptor(ch, trace_interceptor)
                     .max_decoding_message_size(MAX_MESSAGE)
                     .update(obj)
                     .await
                     .map(|r| r.into_inner())
             }
             async fn update_status(ch: Channel, obj: Self) -> Call<Self> {
-                pb::$module::$client::new(ch)
+                pb::$module::$client::with_interceptor(ch, trace_interceptor)
                     .max_decoding_message_size(MAX_MESSAGE)
                     .update_status(obj)
                     .await
                     .map(|r| r.into_inner())
             }
             async fn delete(ch: Channel, r: pb::DeleteRequest) -> Call<Self> {
-                pb::$module::$client::new(ch)
+                pb::$module::$client::with_interceptor(ch, trace_interceptor)
                     .max_decoding_message_size(MAX_MESSAGE)
                     .delete(r)
                     .await

@@ -30,6 +30,20 @@ impl Default for LeaseTimings {
     }
 }
 
+/// A candidate's identity as Kubernetes' components make it: the host's name and a fresh UUID
+/// (`<hostname>_<uuid>`), so a Lease's holder names the machine or container it runs on and
+/// two replicas on one host still differ.
+pub fn default_identity() -> String {
+    // The kernel's name for this host (a container's is its short ID); $HOSTNAME elsewhere.
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{hostname}_{}", uuid::Uuid::new_v4())
+}
+
 #[derive(Debug, Clone)]
 pub struct LeaderElector {
     client: Client,
@@ -136,5 +150,21 @@ impl LeaderElector {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_identity_names_the_host_and_differs_per_replica() {
+        let (a, b) = (default_identity(), default_identity());
+        assert_ne!(a, b);
+        let (host, id) = a.rsplit_once('_').unwrap();
+        assert!(!host.is_empty(), "{a}");
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{a}");
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(host, kernel.trim());
     }
 }

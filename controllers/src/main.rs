@@ -1,5 +1,6 @@
 //! The `controller-manager` binary: flags, logging and signals around the controllers.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -27,7 +28,7 @@ struct Args {
     /// The name of the leader Lease.
     #[arg(long, env = "PODIUM_LEASE_NAME", default_value = "kube-controller-manager")]
     lease_name: String,
-    /// This replica's identity in the Lease (default: a fresh unique name).
+    /// This replica's identity in the Lease (default: `<hostname>_<uuid>`, as Kubernetes').
     #[arg(long, env = "PODIUM_IDENTITY")]
     identity: Option<String>,
     /// Seconds a node may stay silent before it is Unknown.
@@ -45,23 +46,28 @@ struct Args {
     /// The prefix length of each node's block.
     #[arg(long, env = "PODIUM_NODE_CIDR_MASK_SIZE", default_value_t = 24)]
     node_cidr_mask_size: u8,
+    /// Where health checks and Prometheus /metrics are served (kube-controller-manager's port).
+    #[arg(long, env = "PODIUM_CONTROLLER_MANAGER_LISTEN", default_value = "0.0.0.0:10257")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    log: podium_telemetry::LogArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
     let args = Args::parse();
+    let telemetry = podium_telemetry::init("controller-manager", &args.log)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let listen = listener.local_addr()?;
     let cluster_cidr = args
         .cluster_cidr
         .as_deref()
         .map(Cidr::parse)
         .transpose()
         .context("--cluster-cidr")?;
-    let identity = args
-        .identity
-        .unwrap_or_else(|| format!("controller-manager-{}", uuid::Uuid::new_v4()));
+    let identity = args.identity.unwrap_or_else(podium_client::leader::default_identity);
     let config = Config {
         period: Duration::from_millis(args.period_ms.max(10)),
         node_monitor_grace: Duration::from_secs(args.node_monitor_grace_period),
@@ -76,7 +82,15 @@ async fn main() -> anyhow::Result<()> {
     let client = Client::new(&args.apiserver)?;
     let shutdown = CancellationToken::new();
     podium_client::signals::cancel_on_signal(shutdown.clone());
-    run(client, config, shutdown).await;
+    tracing::info!(address = %listen, "health and Prometheus /metrics on http://{listen}");
+    let endpoint = tokio::spawn(podium_telemetry::metrics::serve(
+        listener,
+        shutdown.clone().cancelled_owned(),
+    ));
+    run(client, config, shutdown.clone()).await;
+    shutdown.cancel();
+    let _ = endpoint.await;
+    telemetry.shutdown().await;
     tracing::info!("controller-manager stopped");
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! The binaries must be built first (`cargo build --workspace`, which `bash .ci/run` does as
 //! part of `cargo nextest run --workspace`), and pause in release (`pause/target/release`).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -14,6 +15,8 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+pub mod otlp;
 
 /// The test image: Debian's static busybox with its applets linked in `/bin`. The tag changes
 /// whenever what goes into the image does (an existing image of this tag is reused).
@@ -59,6 +62,47 @@ pub fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Runs kubectl with `kubeconfig`.
+pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .expect("kubectl runs")
+}
+
+/// Runs kubectl with `kubeconfig` and returns its stdout, failing the test when it fails.
+pub fn kubectl_ok(kubeconfig: &Path, args: &[&str]) -> String {
+    let out = kubectl(kubeconfig, args);
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `kubectl apply -f -` with `manifest`, failing the test when it fails.
+pub fn kubectl_apply(kubeconfig: &Path, manifest: &str) {
+    let mut child = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["apply", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(manifest.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl apply: {}\n{manifest}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Imports the busybox test image unless Docker has it (no registry: a tar of the binary).
 pub fn busybox_image() -> &'static str {
     static IMPORT: Once = Once::new();
@@ -99,6 +143,30 @@ pub fn busybox_image() -> &'static str {
     BUSYBOX
 }
 
+/// A pod of one container, `app`, of `image` running `script` with /bin/sh, stopped within a
+/// second; `spec` is more of the pod's spec (lines indented two spaces, each ending in `\n`).
+pub fn pod_manifest(name: &str, image: &str, spec: &str, script: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+{spec}  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: {image}
+    imagePullPolicy: IfNotPresent
+    command: [/bin/sh, -c, '{script}']
+"
+    )
+}
+
+/// A pod of one busybox container that sleeps for an hour.
+pub fn sleeper(name: &str) -> String {
+    pod_manifest(name, BUSYBOX, "", "sleep 3600")
+}
+
 /// Picks a free loopback port.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -119,14 +187,24 @@ pub struct Cluster {
     scheduler: Child,
     agent: Option<Child>,
     agent_starts: u32,
-    agent_args: Vec<String>,
+    options: Options,
 }
 
-fn spawn(program: &Path, args: &[&str], log: &Path) -> Child {
+/// How a `Cluster` is started.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Extra agent flags.
+    pub agent_args: Vec<String>,
+    /// Extra environment of every component (e.g. `OTEL_EXPORTER_OTLP_ENDPOINT`).
+    pub env: Vec<(String, String)>,
+}
+
+fn spawn(program: &Path, args: &[&str], env: &[(String, String)], log: &Path) -> Child {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
     Command::new(program)
         .args(args)
         .env("RUST_LOG", "info")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -138,11 +216,11 @@ impl Cluster {
     /// Starts an apiserver, a scheduler and an agent for node `e2e-<tag>-<pid>`, and waits for
     /// the node to be Ready.
     pub fn start(tag: &str) -> Self {
-        Cluster::start_with(tag, &[])
+        Cluster::start_with(tag, Options::default())
     }
 
-    /// `start` with extra agent flags.
-    pub fn start_with(tag: &str, agent_args: &[&str]) -> Self {
+    /// `start` with extra agent flags or environment.
+    pub fn start_with(tag: &str, options: Options) -> Self {
         busybox_image();
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -158,11 +236,13 @@ impl Cluster {
                 "--write-kubeconfig",
                 kubeconfig.to_str().unwrap(),
             ],
+            &options.env,
             &dir.path().join("apiserver.log"),
         );
         let scheduler = spawn(
             &binary("scheduler"),
-            &["--apiserver", &url],
+            &["--apiserver", &url, "--listen", "127.0.0.1:0"],
+            &options.env,
             &dir.path().join("scheduler.log"),
         );
         let id = format!("{tag}-{}", std::process::id());
@@ -175,7 +255,7 @@ impl Cluster {
             scheduler,
             agent: None,
             agent_starts: 0,
-            agent_args: agent_args.iter().map(|a| (*a).to_owned()).collect(),
+            options,
             dir,
         };
         cluster.start_agent();
@@ -216,8 +296,13 @@ impl Cluster {
             "--node-ip",
             "127.0.0.1",
         ];
-        args.extend(self.agent_args.iter().map(String::as_str));
-        self.agent = Some(spawn(&binary("agent"), &args, &self.dir.path().join("agent.log")));
+        args.extend(self.options.agent_args.iter().map(String::as_str));
+        self.agent = Some(spawn(
+            &binary("agent"),
+            &args,
+            &self.options.env,
+            &self.dir.path().join("agent.log"),
+        ));
     }
 
     /// Kills the agent with SIGKILL, as a crash would.
@@ -230,43 +315,17 @@ impl Cluster {
 
     /// Runs kubectl against this cluster.
     pub fn kubectl(&self, args: &[&str]) -> Output {
-        Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .output()
-            .expect("kubectl runs")
+        kubectl(&self.kubeconfig, args)
     }
 
     /// Runs kubectl and returns its stdout, failing the test when it fails.
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        kubectl_ok(&self.kubeconfig, args)
     }
 
     /// `kubectl apply -f -` with `manifest`.
     pub fn apply(&self, manifest: &str) {
-        let mut child = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(["apply", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(manifest.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "kubectl apply: {}\n{manifest}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        kubectl_apply(&self.kubeconfig, manifest);
     }
 
     /// The pod as JSON; `Value::Null` when it does not exist.
@@ -378,9 +437,43 @@ impl Cluster {
         logs
     }
 
+    /// The agent's endpoint port, as the node's daemon endpoint says.
+    pub fn agent_port(&self) -> u16 {
+        let port = self.kubectl_ok(&[
+            "get",
+            "node",
+            &self.node,
+            "-o",
+            "jsonpath={.status.daemonEndpoints.kubeletEndpoint.Port}",
+        ]);
+        port.parse()
+            .unwrap_or_else(|_| panic!("no agent port on the node: {port:?}"))
+    }
+
+    /// A component's log so far (`apiserver`, `scheduler` or `agent`).
+    pub fn log(&self, component: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("{component}.log"))).unwrap_or_default()
+    }
+
+    /// The samples of the Prometheus `/metrics` a component serves at `addr`.
+    pub fn metrics(addr: &str) -> BTreeMap<String, f64> {
+        use std::io::Read;
+        let mut stream = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
+        write!(
+            stream,
+            "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        let (head, body) = reply.split_once("\r\n\r\n").unwrap_or_default();
+        assert!(head.starts_with("HTTP/1.1 200"), "GET {addr}/metrics: {head}");
+        podium_telemetry::metrics::parse_text(body).unwrap()
+    }
+
     fn print_logs(&self) {
         for name in ["apiserver", "scheduler", "agent"] {
-            let log = std::fs::read_to_string(self.dir.path().join(format!("{name}.log"))).unwrap_or_default();
+            let log = self.log(name);
             let tail: Vec<&str> = log.lines().rev().take(60).collect();
             eprintln!("--- {name} log (last lines) ---");
             for line in tail.into_iter().rev() {

@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use podium_e2e::{BUSYBOX, Cluster, docker};
+use podium_e2e::{Cluster, Options, docker, sleeper};
 
 /// Removes the agent's packet-filter chains from this host when the test ends.
 struct Chains;
@@ -27,20 +27,14 @@ impl Drop for Chains {
 #[test]
 fn pods_get_addresses_from_the_nodes_pod_cidr() {
     let _chains = Chains;
-    let c = Cluster::start_with("hostgw", &["--host-gw"]);
-    c.apply(&format!(
-        "apiVersion: v1
-kind: Pod
-metadata:
-  name: web
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: app
-    image: {BUSYBOX}
-    command: [sh, -c, 'sleep 3600']
-"
-    ));
+    let c = Cluster::start_with(
+        "hostgw",
+        Options {
+            agent_args: vec!["--host-gw".into()],
+            ..Options::default()
+        },
+    );
+    c.apply(&sleeper("web"));
     // Bound, but nothing runs before the node has a podCIDR.
     c.wait_pod("web", "bound", Duration::from_secs(30), |p| {
         p["spec"]["nodeName"].is_string()

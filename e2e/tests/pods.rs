@@ -46,14 +46,7 @@ fn two_containers_share_localhost_and_pause_is_pid_1_with_a_shared_process_names
     let table = c.kubectl_ok(&["get", "pod", "two"]);
     assert!(table.contains("2/2") && table.contains("Running"), "{table}");
     // The node's daemon endpoint is the agent's, and it answers health checks.
-    let port = c.kubectl_ok(&[
-        "get",
-        "node",
-        &c.node,
-        "-o",
-        "jsonpath={.status.daemonEndpoints.kubeletEndpoint.Port}",
-    ]);
-    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", c.agent_port())).unwrap();
     std::io::Write::write_all(&mut conn, b"GET /healthz HTTP/1.0\r\n\r\n").unwrap();
     let mut answer = String::new();
     std::io::Read::read_to_string(&mut conn, &mut answer).unwrap();

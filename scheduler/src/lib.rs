@@ -10,11 +10,13 @@
 //! - `algorithm`: one scheduling attempt, with no IO; `preemption`: the PostFilter.
 //! - `cache`: nodes with their bound and assumed pods; `queue`: active, back-off and
 //!   unschedulable pods.
+//! - `metrics`: kube-scheduler's Prometheus metrics.
 //! - `scheduler`: the process (its leader election is `podium_client::leader`); `recorder`: Events.
 
 pub mod algorithm;
 pub mod cache;
 pub mod framework;
+pub mod metrics;
 pub mod plugins;
 pub mod preemption;
 pub mod queue;

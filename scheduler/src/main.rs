@@ -1,5 +1,7 @@
 //! The `scheduler` binary: flags, logging and signals around `podium_scheduler::run`.
 
+use std::net::SocketAddr;
+
 use anyhow::Context;
 use clap::Parser;
 use podium_scheduler::{Config, run};
@@ -24,20 +26,28 @@ struct Args {
     /// The name of the leader Lease.
     #[arg(long, env = "PODIUM_LEASE_NAME", default_value = "kube-scheduler")]
     lease_name: String,
-    /// This scheduler's identity in the Lease (default: a fresh unique name).
+    /// This scheduler's identity in the Lease (default: `<hostname>_<uuid>`, as Kubernetes').
     #[arg(long, env = "PODIUM_IDENTITY")]
     identity: Option<String>,
     /// Share of nodes to examine per pod in big clusters (0 = Kubernetes' adaptive default).
     #[arg(long, env = "PODIUM_PERCENTAGE_OF_NODES_TO_SCORE", default_value_t = 0)]
     percentage_of_nodes_to_score: u32,
+    /// Where health checks and Prometheus /metrics are served (kube-scheduler's port).
+    #[arg(long, env = "PODIUM_SCHEDULER_LISTEN", default_value = "0.0.0.0:10259")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    log: podium_telemetry::LogArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
     let args = Args::parse();
+    let telemetry = podium_telemetry::init("scheduler", &args.log)?;
+    podium_scheduler::metrics::register();
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let listen = listener.local_addr()?;
     let mut config = Config::new(&args.apiserver);
     config.scheduler_name = args.scheduler_name;
     config.leader_elect = args.leader_elect;
@@ -50,6 +60,15 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(apiserver = %config.apiserver, identity = %config.identity, "scheduler starting");
     let shutdown = CancellationToken::new();
     podium_client::signals::cancel_on_signal(shutdown.clone());
-    run(config, shutdown).await.context("scheduler stopped")?;
+    tracing::info!(address = %listen, "health and Prometheus /metrics on http://{listen}");
+    let endpoint = tokio::spawn(podium_telemetry::metrics::serve(
+        listener,
+        shutdown.clone().cancelled_owned(),
+    ));
+    let result = run(config, shutdown.clone()).await.context("scheduler stopped");
+    shutdown.cancel();
+    let _ = endpoint.await;
+    telemetry.shutdown().await;
+    result?;
     Ok(())
 }

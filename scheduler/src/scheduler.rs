@@ -3,21 +3,28 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use podium_client::{Client, ListParams, Reflector, ReflectorEvent};
 use podium_proto::k8s::core::v1::{Binding, Namespace, Node, ObjectReference, Pod, PodCondition};
 use podium_proto::k8s::meta::v1::{DeleteOptions, ObjectMeta};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::algorithm::{Algorithm, FitError, Nominated};
 use crate::cache::{Cache, is_terminal};
 use crate::framework::PodInfo;
+use crate::metrics;
 use crate::plugins::default_profile;
 use crate::preemption::find_candidate;
 use crate::queue::SchedulingQueue;
 use crate::recorder::Recorder;
 use podium_client::leader::{LeaderElector, LeaseTimings};
+
+/// How often `scheduler_pending_pods` is brought up to date.
+const PENDING_GAUGES: Duration = Duration::from_secs(1);
 
 /// How the scheduler runs.
 #[derive(Debug, Clone)]
@@ -43,7 +50,7 @@ impl Config {
             leader_elect: false,
             lease_namespace: "kube-system".into(),
             lease_name: "kube-scheduler".into(),
-            identity: format!("scheduler-{}", uuid::Uuid::new_v4()),
+            identity: podium_client::leader::default_identity(),
             lease_timings: LeaseTimings::default(),
             percentage_of_nodes_to_score: 0,
         }
@@ -142,8 +149,23 @@ impl Scheduler {
         nominated.retain(|_, pods| !pods.is_empty());
     }
 
-    /// One attempt for the next pod in the queue.
+    /// One attempt for the next pod in the queue, in a span that continues the trace the
+    /// pod's creation began (its trace annotation).
     async fn schedule_one(self: &Arc<Self>, pod: Arc<Pod>) {
+        let m = meta(&pod);
+        let span = tracing::info_span!(
+            "schedule pod",
+            pod = %format!("{}/{}", m.namespace, m.name),
+            uid = %m.uid,
+            node = tracing::field::Empty,
+        );
+        podium_telemetry::propagation::follow_annotation(&span, &m.annotations);
+        self.attempt(pod, span.clone()).instrument(span).await;
+    }
+
+    async fn attempt(self: &Arc<Self>, pod: Arc<Pod>, span: tracing::Span) {
+        let start = Instant::now();
+        let profile = self.config.scheduler_name.clone();
         let id = meta(&pod).uid;
         let snapshot = self.cache.lock().snapshot();
         let nominated = self.nominated.lock().clone();
@@ -162,26 +184,40 @@ impl Scheduler {
             })
         };
         let Ok((result, candidate)) = attempt.await else {
+            metrics::attempt(metrics::ERROR, &profile, start.elapsed().as_secs_f64());
             self.queue.requeue(&id, false);
             return;
         };
         match result {
             Ok(placement) => {
+                span.record("node", placement.node.as_str());
                 self.cache.lock().assume(&pod, &placement.node);
                 let this = self.clone();
-                tokio::spawn(async move { this.bind(pod, placement.node).await });
+                tokio::spawn(
+                    async move {
+                        let result = if this.bind(pod, placement.node).await {
+                            metrics::SCHEDULED
+                        } else {
+                            metrics::ERROR
+                        };
+                        metrics::attempt(result, &profile, start.elapsed().as_secs_f64());
+                    }
+                    .instrument(span),
+                );
             }
             Err(fit) => {
                 match candidate {
                     Some(candidate) => self.preempt(&pod, candidate).await,
                     None => self.report_unschedulable(&pod, &fit).await,
                 }
+                metrics::attempt(metrics::UNSCHEDULABLE, &profile, start.elapsed().as_secs_f64());
                 self.queue.requeue(&id, true);
             }
         }
     }
 
-    async fn bind(&self, pod: Arc<Pod>, node: String) {
+    /// Binds the pod; true when it worked.
+    async fn bind(&self, pod: Arc<Pod>, node: String) -> bool {
         let m = meta(&pod);
         let binding = Binding {
             metadata: Some(ObjectMeta {
@@ -203,6 +239,7 @@ impl Scheduler {
                 self.forget_nomination(&m.uid);
                 let message = format!("Successfully assigned {}/{} to {node}", m.namespace, m.name);
                 self.recorder.pod_event(&pod, "Normal", "Scheduled", &message).await;
+                true
             }
             Err(e) => {
                 tracing::warn!(pod = %m.name, node, error = %e, "binding failed");
@@ -213,6 +250,7 @@ impl Scheduler {
                 } else {
                     self.queue.requeue(&m.uid, false);
                 }
+                false
             }
         }
     }
@@ -221,6 +259,8 @@ impl Scheduler {
     async fn preempt(&self, pod: &Pod, candidate: crate::preemption::Candidate) {
         let m = meta(pod);
         tracing::info!(pod = %m.name, node = %candidate.node, victims = candidate.victims.len(), "preempting");
+        metrics::PREEMPTION_ATTEMPTS.inc();
+        metrics::PREEMPTION_VICTIMS.observe(candidate.victims.len() as f64);
         self.nominated
             .lock()
             .entry(candidate.node.clone())
@@ -385,8 +425,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Sche
     }
     scheduler.refresh_namespaces(&namespaces);
     tracing::info!(scheduler = %scheduler.config.scheduler_name, "scheduling");
+    let mut gauges = tokio::time::interval(PENDING_GAUGES);
     let result = loop {
         tokio::select! {
+            _ = gauges.tick() => {
+                let (active, backoff, unschedulable) = scheduler.queue.lengths();
+                metrics::pending(active, backoff, unschedulable);
+            }
             next = scheduler.queue.pop() => match next {
                 Some(item) => scheduler.schedule_one(item.pod).await,
                 None => break Ok(()),

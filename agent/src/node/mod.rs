@@ -33,6 +33,10 @@ pub const LEASE_NAMESPACE: &str = "kube-node-lease";
 pub const LEASE_DURATION_SECONDS: i32 = 40;
 /// How often the Lease is renewed.
 pub const LEASE_RENEW_INTERVAL: Duration = Duration::from_secs(10);
+/// A failed renewal is retried after this long, doubling up to `LEASE_RETRY_MAX`.
+pub const LEASE_RETRY_MIN: Duration = Duration::from_millis(200);
+/// The longest wait between retries of a failed renewal (the kubelet's 7 s).
+pub const LEASE_RETRY_MAX: Duration = Duration::from_secs(7);
 /// How often the status is compared with what was last written.
 pub const STATUS_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 /// The status is written at least this often, changed or not.
@@ -417,15 +421,22 @@ impl<R: ContainerRuntime> NodeAgent<R> {
             backoff = (backoff * 2).min(Duration::from_secs(10));
         }
         let mut lease_tick = tokio::time::interval(LEASE_RENEW_INTERVAL);
+        let mut lease_retry = LEASE_RETRY_MIN;
         let mut status_tick = tokio::time::interval(STATUS_CHECK_INTERVAL);
         let mut last_report = tokio::time::Instant::now();
         loop {
             tokio::select! {
-                _ = lease_tick.tick() => {
-                    if let Err(e) = self.renew_lease().await {
-                        tracing::warn!(error = %e, "renewing the node lease failed");
+                _ = lease_tick.tick() => match self.renew_lease().await {
+                    Ok(()) => lease_retry = LEASE_RETRY_MIN,
+                    Err(e) => {
+                        tracing::warn!(error = %e, retry_in = ?lease_retry, "renewing the node lease failed");
+                        // As the kubelet's lease controller: retry with back-off rather than a
+                        // whole interval later, so after an apiserver restart the node is heard
+                        // from within moments and not declared Unknown.
+                        lease_tick.reset_after(lease_retry);
+                        lease_retry = (lease_retry * 2).min(LEASE_RETRY_MAX);
                     }
-                }
+                },
                 _ = status_tick.tick() => {
                     let heartbeat = last_report.elapsed() >= STATUS_REPORT_INTERVAL;
                     match self.sync_status(heartbeat).await {

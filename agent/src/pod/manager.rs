@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::labels;
 use super::worker::{AgentContext, PodUpdate, PodWorker};
+use crate::metrics;
 use crate::runtime::ContainerRuntime;
 
 /// How often the node's containers are listed.
@@ -172,10 +173,22 @@ impl<R: ContainerRuntime> PodManager<R> {
         self.reap();
         let filter: BTreeMap<String, String> = [(labels::NODE.to_owned(), self.ctx.node_name.clone())].into();
         let mut by_pod: HashMap<String, Vec<(String, bool)>> = HashMap::new();
+        let (mut running_pods, mut running, mut exited) = (HashSet::new(), 0, 0);
         for c in self.runtime.list_containers(&filter).await? {
             let uid = c.labels.get(labels::POD_UID).cloned().unwrap_or_default();
+            match (c.labels.get(labels::CONTAINER_TYPE).map(String::as_str), c.running) {
+                (Some(labels::SANDBOX), true) => {
+                    running_pods.insert(uid.clone());
+                }
+                (Some(labels::SANDBOX), false) => {}
+                (_, true) => running += 1,
+                (_, false) => exited += 1,
+            }
             by_pod.entry(uid).or_default().push((c.id, c.running));
         }
+        metrics::RUNNING_PODS.set(i64::try_from(running_pods.len()).unwrap_or(i64::MAX));
+        metrics::RUNNING_CONTAINERS.with_label_values(&["running"]).set(running);
+        metrics::RUNNING_CONTAINERS.with_label_values(&["exited"]).set(exited);
         for (uid, containers) in &mut by_pod {
             containers.sort();
             match self.workers.get(uid) {

@@ -301,10 +301,12 @@ pub type Report = Arc<dyn Fn(String) + Send + Sync>;
 pub fn start<R: ContainerRuntime>(
     runtime: Arc<R>,
     target: Target,
+    pod: (&str, &str),
     wake: Arc<Notify>,
     report: Report,
 ) -> (Arc<Mutex<ProbeState>>, Vec<tokio::task::JoinHandle<()>>) {
     let c = &target.container;
+    let (namespace, pod) = pod;
     let state = Arc::new(Mutex::new(ProbeState {
         started: c.startup_probe.is_none(),
         ready: c.readiness_probe.is_none() && c.startup_probe.is_none(),
@@ -325,6 +327,7 @@ pub fn start<R: ContainerRuntime>(
             report: report.clone(),
             kind,
             probe,
+            labels: [c.name.clone(), pod.to_owned(), namespace.to_owned()],
             // Without a readiness probe, ready follows started.
             ready_when_started: c.readiness_probe.is_none(),
         };
@@ -341,6 +344,8 @@ struct ProbeWorker<R> {
     report: Report,
     kind: &'static str,
     probe: Probe,
+    /// The probed container, its pod and namespace, for `prober_probe_total`.
+    labels: [String; 3],
     ready_when_started: bool,
 }
 
@@ -358,6 +363,15 @@ impl<R: ContainerRuntime> ProbeWorker<R> {
                 continue;
             }
             let outcome = probe(&*self.runtime, &self.target, &self.probe).await;
+            let result = if outcome == Outcome::Success {
+                "successful"
+            } else {
+                "failed"
+            };
+            let [container, pod, namespace] = &self.labels;
+            crate::metrics::PROBES
+                .with_label_values(&[self.kind, result, container, pod, namespace])
+                .inc();
             match outcome {
                 Outcome::Success => {
                     successes += 1;

@@ -20,6 +20,7 @@ use podium_proto::k8s::core::v1::{Container, Pod, PodStatus};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::api::PodApi;
 use super::backoff::{Backoff, go_duration};
@@ -30,6 +31,7 @@ use super::prober::{self, Outcome, ProbeState, Target};
 use super::spec::{self, CLUSTER_DOMAIN, NodeFacts, check_non_root, container_config, sandbox_config};
 use super::status::{Observed, PodObservation, pod_status};
 use super::volumes;
+use crate::metrics;
 use crate::runtime::{ContainerRuntime, ContainerState, ContainerStatus, ContainerSummary, RuntimeError};
 
 /// A worker looks again at least this often.
@@ -174,6 +176,10 @@ pub struct PodWorker<R, A> {
     probes: HashMap<String, Probing>,
     /// The worker's own wake-up, which probe workers ring.
     wake: Arc<Notify>,
+    /// When this worker first saw the pod (pod start-up is timed from here).
+    first_seen: Instant,
+    /// Whether the pod has been reported Running (its start-up is over).
+    started: bool,
 }
 
 /// A running instance's probe workers.
@@ -207,6 +213,8 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
             warned: HashMap::new(),
             probes: HashMap::new(),
             wake: Arc::new(Notify::new()),
+            first_seen: Instant::now(),
+            started: false,
         }
     }
 
@@ -222,13 +230,18 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
         loop {
             let update = updates.borrow_and_update().clone();
             self.wake_at = None;
-            let outcome = match &update {
-                PodUpdate::Gone(pod) => self.terminate(pod, false).await.map(|()| true),
-                PodUpdate::Desired(pod) if meta(pod).deletion_timestamp.is_some() => {
-                    self.terminate(pod, true).await.map(|()| true)
+            let span = self.pass_span(&update);
+            let outcome = async {
+                match &update {
+                    PodUpdate::Gone(pod) => self.terminate(pod, false).await.map(|()| true),
+                    PodUpdate::Desired(pod) if meta(pod).deletion_timestamp.is_some() => {
+                        self.terminate(pod, true).await.map(|()| true)
+                    }
+                    PodUpdate::Desired(pod) => self.sync(pod).await.map(|()| false),
                 }
-                PodUpdate::Desired(pod) => self.sync(pod).await.map(|()| false),
-            };
+            }
+            .instrument(span)
+            .await;
             match outcome {
                 Ok(true) => return,
                 Ok(false) => {}
@@ -247,6 +260,27 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
                 () = tokio::time::sleep_until(deadline) => {}
             }
         }
+    }
+
+    /// The span of one pass: while the pod starts, and when it stops, a child of the trace
+    /// its creation began (the pod's trace annotation); passes in between are not traced.
+    fn pass_span(&self, update: &PodUpdate) -> tracing::Span {
+        let (pod, name) = match update {
+            PodUpdate::Gone(pod) => (pod, "stop pod"),
+            PodUpdate::Desired(pod) if meta(pod).deletion_timestamp.is_some() => (pod, "stop pod"),
+            PodUpdate::Desired(_) if self.started => return tracing::Span::none(),
+            PodUpdate::Desired(pod) => (pod, "start pod"),
+        };
+        let m = meta(pod);
+        let span = tracing::info_span!(
+            "pod pass",
+            otel.name = name,
+            pod = %format!("{}/{}", m.namespace, m.name),
+            uid = %self.uid,
+            node = %self.ctx.node_name,
+        );
+        podium_telemetry::propagation::follow_annotation(&span, &m.annotations);
+        span
     }
 
     fn wake_at(&mut self, at: Instant) {
@@ -550,7 +584,14 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
                     let _ = api.record_event(&pod, &node, "Warning", "Unhealthy", &message).await;
                 });
             });
-            let (state, tasks) = prober::start(self.runtime.clone(), target, self.wake.clone(), report);
+            let m = meta(pod);
+            let (state, tasks) = prober::start(
+                self.runtime.clone(),
+                target,
+                (&m.namespace, &m.name),
+                self.wake.clone(),
+                report,
+            );
             self.probes.insert(latest.id.clone(), Probing { state, tasks });
         }
     }
@@ -902,6 +943,10 @@ impl<R: ContainerRuntime, A: PodApi> PodWorker<R, A> {
         update.status = Some(status.clone());
         match self.api.update_status(update).await {
             Ok(_) => {
+                if status.phase == "Running" && !self.started {
+                    self.started = true;
+                    metrics::POD_START.observe(self.first_seen.elapsed().as_secs_f64());
+                }
                 self.written = Some(status);
                 Ok(())
             }

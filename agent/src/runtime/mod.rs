@@ -1,11 +1,13 @@
 //! The container runtime as the agent sees it: a CRI-shaped trait, implemented on Docker
-//! Engine (`docker`) and, for unit tests, in memory (`fake`).
+//! Engine (`docker`) and, for unit tests, in memory (`fake`); `instrumented` wraps either with
+//! the kubelet's runtime operation metrics.
 //!
 //! Every container the agent makes carries labels (`pod::labels`) naming its pod, container
 //! and attempt, so the agent can find them again after a restart with `list_containers`.
 
 mod docker;
 mod fake;
+mod instrumented;
 pub mod tar;
 
 pub use docker::{DEFAULT_DOCKER_HOST, DockerRuntime};
@@ -17,6 +19,7 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 
 pub use fake::{Call, FakeRuntime};
+pub use instrumented::Instrumented;
 
 /// The runtime's name and version, as `nodeInfo.containerRuntimeVersion` shows it
 /// (`docker://28.2.2`).

@@ -94,7 +94,10 @@ fn router<R: ContainerRuntime>(service: AgentService<R>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
+        .merge(podium_telemetry::metrics::routes())
         .merge(grpc)
+        .layer(axum::middleware::from_fn(podium_telemetry::middleware::trace))
+        .layer(axum::middleware::from_fn(podium_telemetry::middleware::request_id))
 }
 
 /// Serves on `listener` until `shutdown` (open streams get `DRAIN_GRACE` to end).

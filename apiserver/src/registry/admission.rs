@@ -98,6 +98,14 @@ impl Kind for Pod {
         if spec.preemption_policy.is_none() {
             spec.preemption_policy = Some(policy.unwrap_or_else(|| "PreemptLowerPriority".into()));
         }
+        // The creating request's trace context: the scheduler and the agent continue it, so
+        // one trace shows the pod from creation to running.
+        if let Some(traceparent) = podium_telemetry::propagation::current_traceparent() {
+            let meta = self.metadata.get_or_insert_with(Default::default);
+            meta.annotations
+                .entry(podium_telemetry::propagation::TRACE_ANNOTATION.to_owned())
+                .or_insert(traceparent);
+        }
         Ok(())
     }
 }

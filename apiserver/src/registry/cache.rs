@@ -114,6 +114,7 @@ impl<K: Kind> KindCache<K> {
 trait KindEntry: Send + Sync {
     fn apply(&self, change: &Change, rv: Rv);
     fn load(&self, store: &dyn Store) -> Result<usize>;
+    fn len(&self) -> usize;
     fn as_any(&self) -> &(dyn Any + Send + Sync);
 }
 
@@ -140,6 +141,10 @@ impl<K: Kind> KindEntry for KindCache<K> {
             objects.insert(key.clone(), Arc::new(decode::<K>(stored)?));
         }
         Ok(page.items.len())
+    }
+
+    fn len(&self) -> usize {
+        self.objects.read().by_key.len()
     }
 
     fn as_any(&self) -> &(dyn Any + Send + Sync) {
@@ -196,6 +201,14 @@ impl ObjectCache {
     /// The newest commit every cached kind reflects.
     pub(crate) fn rv(&self) -> Rv {
         self.rv.load(Ordering::Acquire)
+    }
+
+    /// How many objects of each resource there are.
+    pub(crate) fn counts(&self) -> Vec<(&'static str, usize)> {
+        self.kinds
+            .iter()
+            .map(|(plural, entry)| (*plural, entry.len()))
+            .collect()
     }
 
     pub(crate) fn kind<K: Kind>(&self) -> &KindCache<K> {

@@ -75,6 +75,11 @@ impl Api {
         self.watches_end.cancel();
     }
 
+    /// How many objects of each resource are stored.
+    pub fn object_counts(&self) -> Vec<(&'static str, usize)> {
+        self.cache.counts()
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

@@ -108,6 +108,7 @@ impl Api {
         let end = self.watches_end.clone();
         let interval = self.bookmark_interval;
         let stream = async_stream::stream! {
+            let _watcher = crate::metrics::Watcher::new(K::KIND);
             for obj in initial {
                 yield WatchEvent::of(WatchEventType::Added, obj);
             }

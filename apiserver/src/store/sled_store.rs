@@ -163,10 +163,12 @@ impl Inner {
                 }
                 (w.last_rv, std::mem::take(&mut w.unflushed))
             };
+            let flush = std::time::Instant::now();
             while let Err(e) = self.db.flush() {
                 tracing::error!(error = %e, "flushing the store failed; retrying");
                 std::thread::sleep(Duration::from_millis(100));
             }
+            crate::metrics::STORE_FLUSH.observe(flush.elapsed().as_secs_f64());
             {
                 let observers = self.observers.read();
                 for commit in &commits {
@@ -365,9 +367,11 @@ impl Store for SledStore {
 
     fn mutate(&self, keys: Vec<String>, mutation: Mutation) -> BoxFuture<'_, Result<Rv>> {
         Box::pin(async move {
+            let start = std::time::Instant::now();
             let rv = self.inner.apply(&keys, mutation)?;
             let mut durable = self.inner.durable.subscribe();
             durable.wait_for(|d| *d >= rv).await.map_err(|_| StoreError::Closed)?;
+            crate::metrics::STORE_WRITE.observe(start.elapsed().as_secs_f64());
             Ok(rv)
         })
     }
