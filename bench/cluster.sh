@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The quick-start and node-failure benchmark (by hand, never in CI; `bash bench/run.sh
 # cluster` runs it). It times, on the docker-compose cluster of deploy/up.sh:
-#   - cold start: deploy/up.sh with an empty build directory (every crate compiled in
-#     release, the image built) until three nodes are Ready; skipped with --no-cold;
-#   - warm start: deploy/down.sh, then deploy/up.sh with everything built, until three Ready;
+#   - cold start: deploy/up.sh with an empty build directory (target/bench-cold: every crate
+#     compiled in release, the image built) until three nodes are Ready; skipped with
+#     --no-cold;
+#   - warm start: deploy/down.sh, then deploy/up.sh with everything built (in that same
+#     directory, or in target/ with --no-cold), until three Ready;
 #   - node failure: node-2's agent stopped (docker-compose stop); the time until the
 #     controller-manager marks node-2 Ready=Unknown, measured from the stop and from the
 #     node's last Lease renewal, against the node monitor grace period;
@@ -47,10 +49,10 @@ if [[ $cold == 1 ]]; then
   log "cold start: a fresh build directory (target/bench-cold) and no image"
   docker rmi -f podium/podium:dev >/dev/null 2>&1 || true
   rm -rf target/bench-cold
+  export CARGO_TARGET_DIR=target/bench-cold
   t0=$(now)
-  CARGO_TARGET_DIR=target/bench-cold up
+  up
   cold_seconds=$(since "$t0" "$(now)")
-  rm -rf target/bench-cold
   bash deploy/down.sh >&2
 fi
 log "warm start"
