@@ -64,7 +64,7 @@ echo "- CPU used by other processes at start: $busy cores"
 echo
 
 # The benchmark stops its servers on SIGINT/SIGTERM; pass ours on.
-PODIUM_BENCH_WORK_DIR="$work_dir" ./target/release/podium-bench "$benchmark" "$@" &
+PODIUM_BENCH_WORK_DIR="$work_dir" "${CARGO_TARGET_DIR:-target}/release/podium-bench" "$benchmark" "$@" &
 bench=$!
 trap 'kill -TERM "$bench" 2>/dev/null || true' INT TERM
 status=0

@@ -184,9 +184,14 @@ mod tests {
         let buffer = Buffer::default();
         let writer = buffer.clone();
         let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        // Filtered per layer, as `init` installs them.
         let subscriber = tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
-            .with(JsonLines::new(move || writer.clone()));
+            .with(
+                tracing_opentelemetry::layer()
+                    .with_tracer(provider.tracer("test"))
+                    .with_filter(filter(None)),
+            )
+            .with(JsonLines::new(move || writer.clone()).with_filter(filter(Some("info"))));
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!(outside = true, "no span");
             let span = tracing::info_span!("sync pod", pod = "web");

@@ -14,6 +14,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::runtime;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -57,14 +58,20 @@ pub fn init(service: &'static str, args: &LogArgs) -> Result<Telemetry, Telemetr
     }
     let provider = provider.build();
     let tracer = provider.tracer(service);
-    let otel = tracing_opentelemetry::layer().with_tracer(tracer);
-    let directives = std::env::var("RUST_LOG").ok();
-    let registry = tracing_subscriber::registry()
-        .with(filter(directives.as_deref()))
-        .with(otel);
+    // Spans are traced at info whatever RUST_LOG says (it filters the logs only), so a quiet
+    // process still propagates and exports its traces.
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_filter(filter(None));
+    let logs = filter(std::env::var("RUST_LOG").ok().as_deref());
+    let registry = tracing_subscriber::registry().with(otel);
     match args.log_format {
-        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).try_init()?,
-        LogFormat::Json => registry.with(JsonLines::new(std::io::stderr)).try_init()?,
+        LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_filter(logs))
+            .try_init()?,
+        LogFormat::Json => registry
+            .with(JsonLines::new(std::io::stderr).with_filter(logs))
+            .try_init()?,
     }
     opentelemetry::global::set_tracer_provider(provider.clone());
     if exporting {
