@@ -55,30 +55,34 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
 /// Runs each request in a server span named for it (`GET /api/v1/pods`, or the gRPC method),
 /// a child of the caller's `traceparent` when it sends one.
 pub async fn trace(request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
-    let method = request.method().to_string();
-    let name = if is_grpc(&request) {
-        path.trim_start_matches('/').to_owned()
+    let path = request.uri().path();
+    let method = request.method().as_str();
+    let grpc_name;
+    let rest_name;
+    let name: &str = if is_grpc(&request) {
+        grpc_name = path.trim_start_matches('/');
+        grpc_name
     } else {
-        format!("{method} {path}")
+        rest_name = format!("{method} {path}");
+        &rest_name
     };
     let request_id = request
         .headers()
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+        .unwrap_or_default();
     let span = tracing::info_span!(
         "request",
-        otel.name = %name,
+        otel.name = name,
         otel.kind = "server",
-        http.request.method = %method,
-        url.path = %path,
-        request_id = %request_id,
+        http.request.method = method,
+        url.path = path,
+        request_id,
         http.response.status_code = tracing::field::Empty,
     );
-    let parent = propagation::extract(request.headers());
-    let _ = span.set_parent(parent);
+    if request.headers().contains_key("traceparent") {
+        let _ = span.set_parent(propagation::extract(request.headers()));
+    }
     let response = next.run(request).instrument(span.clone()).await;
     span.record("http.response.status_code", response.status().as_u16());
     response

@@ -8,6 +8,8 @@
 //! `OTEL_BSP_*`; `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` name the process, and
 //! `OTEL_TRACES_EXPORTER=none` turns export off.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -35,6 +37,15 @@ pub struct Telemetry {
     exporting: bool,
 }
 
+/// Set once `init` has installed an exporting provider.
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process exports its spans (work worth recording trace context for, e.g. on a
+/// pod, is only done then).
+pub fn exporting() -> bool {
+    EXPORTING.load(Ordering::Relaxed)
+}
+
 /// Whether the environment asks for spans to be exported.
 pub fn export_configured() -> bool {
     let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
@@ -60,8 +71,13 @@ pub fn init(service: &'static str, args: &LogArgs) -> Result<Telemetry, Telemetr
     let tracer = provider.tracer(service);
     // Spans are traced at info whatever RUST_LOG says (it filters the logs only), so a quiet
     // process still propagates and exports its traces.
+    // No per-span thread, source location or busy/idle timing attributes: they cost more per
+    // request than the span itself.
     let otel = tracing_opentelemetry::layer()
         .with_tracer(tracer)
+        .with_threads(false)
+        .with_location(false)
+        .with_tracked_inactivity(false)
         .with_filter(filter(None));
     let logs = filter(std::env::var("RUST_LOG").ok().as_deref());
     let registry = tracing_subscriber::registry().with(otel);
@@ -74,6 +90,7 @@ pub fn init(service: &'static str, args: &LogArgs) -> Result<Telemetry, Telemetr
             .try_init()?,
     }
     opentelemetry::global::set_tracer_provider(provider.clone());
+    EXPORTING.store(exporting, Ordering::Relaxed);
     if exporting {
         tracing::info!(service, "exporting traces over OTLP");
     }

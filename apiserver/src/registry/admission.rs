@@ -99,8 +99,11 @@ impl Kind for Pod {
             spec.preemption_policy = Some(policy.unwrap_or_else(|| "PreemptLowerPriority".into()));
         }
         // The creating request's trace context: the scheduler and the agent continue it, so
-        // one trace shows the pod from creation to running.
-        if let Some(traceparent) = podium_telemetry::propagation::current_traceparent() {
+        // one trace shows the pod from creation to running. Only when traces are exported:
+        // otherwise no one will see them, and every pod would carry the annotation for nothing.
+        if podium_telemetry::traces::exporting()
+            && let Some(traceparent) = podium_telemetry::propagation::current_traceparent()
+        {
             let meta = self.metadata.get_or_insert_with(Default::default);
             meta.annotations
                 .entry(podium_telemetry::propagation::TRACE_ANNOTATION.to_owned())
