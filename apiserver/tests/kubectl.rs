@@ -141,6 +141,35 @@ async fn create_get_describe_and_output_formats() {
 }
 
 #[tokio::test]
+async fn lists_apply_and_create_and_round_trip() {
+    let (_dir, server, k) = setup().await;
+    let list = manifest("list.yaml");
+    let applied = k.ok(&["apply", "-f", list.to_str().unwrap()]).await;
+    assert_eq!(applied.trim(), "pod/listed-1 created\npod/listed-2 created");
+    let again = k.ok(&["apply", "-f", list.to_str().unwrap()]).await;
+    assert_eq!(again.trim(), "pod/listed-1 unchanged\npod/listed-2 unchanged");
+    // What `get -o yaml` writes is a List that goes back in.
+    let yaml = k.ok(&["get", "pods", "-o", "yaml"]).await;
+    let path = k.dir.path().join("got.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    k.ok(&["delete", "pods", "--all"]).await;
+    let created = k.ok(&["create", "-f", path.to_str().unwrap()]).await;
+    assert!(
+        created.contains("pod/listed-1 created") && created.contains("pod/listed-2 created"),
+        "{created}"
+    );
+    // The server still refuses unknown fields in the items.
+    let bad = k.dir.path().join("bad-list.yaml");
+    let text = std::fs::read_to_string(&list)
+        .unwrap()
+        .replace("name: listed-2", "name: listed-3\n    bogus: 1");
+    std::fs::write(&bad, text).unwrap();
+    let err = k.fails(&["create", "-f", bad.to_str().unwrap()]).await;
+    assert!(err.contains("bogus"), "{err}");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn apply_twice_then_replace_with_a_stale_version() {
     let (_dir, server, k) = setup().await;
     let v1 = manifest("pod.yaml");

@@ -49,6 +49,7 @@ pub fn routes(api: Api) -> Router {
         .route("/apis", get(discovery::api_groups))
         .route("/apis/{group}", get(discovery::api_group))
         .route("/apis/{group}/{version}", get(discovery::group_version))
+        .route("/openapi/v2", get(openapi::v2))
         .route("/openapi/v3", get(openapi::index))
         .route("/openapi/v3/{*path}", get(openapi::group_document))
         .route("/api/v1/namespaces/{namespace}/pods/{name}/log", get(logs::logs))

@@ -4,10 +4,18 @@
 //! itself (a `fieldValidation` parameter on the kind's patch operation, found through
 //! `x-kubernetes-group-version-kind`). It then sends `fieldValidation=Strict` and leaves
 //! validation to the server; for strategic-merge patch metadata it falls back to its built-in
-//! types. `/openapi/v2` is answered 404, which client-side apply tolerates.
+//! types.
+//!
+//! `/openapi/v2` is a document with no definitions. kubectl asks for it to validate a
+//! `kind: List` on the client (it never leaves a List to the server); with no definition for
+//! an item's kind it skips that item, and the server validates each object as it is created.
+//! kubectl reads it as gnostic protobuf, so that is what it gets unless it asks for JSON.
 
 use axum::Json;
 use axum::extract::Path;
+use axum::http::HeaderMap;
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
 use podium_api::Resource;
 use podium_proto::k8s::coordination::v1::Lease;
 use podium_proto::k8s::core::v1::{Event, Namespace, Node, Pod};
@@ -92,6 +100,32 @@ pub async fn index() -> Json<Value> {
         );
     }
     Json(json!({"paths": paths}))
+}
+
+/// The gnostic `openapi_v2.Document` with only `swagger: "2.0"` (field 1, a string).
+const EMPTY_V2_PROTOBUF: &[u8] = b"\x0a\x032.0";
+/// What Kubernetes answers (kubectl asks for `...spec.v2@v1.0+protobuf`, a name Go's MIME
+/// parser refuses in a Content-Type).
+const V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/// `GET /openapi/v2`: an OpenAPI v2 document with no definitions.
+pub async fn v2(headers: HeaderMap) -> Response {
+    let accept = headers.get(ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let json_first = accept
+        .split(',')
+        .map(|t| t.trim())
+        .find(|t| t.starts_with("application/json") || t.starts_with("application/com.github.proto-openapi"))
+        .is_some_and(|t| t.starts_with("application/json"));
+    if json_first || !accept.contains("protobuf") {
+        let document = json!({
+            "swagger": "2.0",
+            "info": {"title": "Podium", "version": "v1"},
+            "paths": {},
+            "definitions": {},
+        });
+        return Json(document).into_response();
+    }
+    ([(CONTENT_TYPE, V2_PROTOBUF)], EMPTY_V2_PROTOBUF).into_response()
 }
 
 pub async fn group_document(Path(path): Path<String>) -> RestResult<Json<Value>> {
