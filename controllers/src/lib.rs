@@ -14,9 +14,11 @@
 //! - `pod_gc`: force-deleting pods bound to nodes that no longer exist, and the oldest
 //!   terminated pods beyond a threshold.
 //! - `pod_cidr`: a podCIDR for every node from the cluster CIDR.
+//! - `metrics`: kube-controller-manager's metrics for these controllers.
 //! - `manager`: the loop that runs them, with leader election.
 
 pub mod manager;
+pub mod metrics;
 pub mod node_lifecycle;
 pub mod pod_cidr;
 pub mod pod_gc;

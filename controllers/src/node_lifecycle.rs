@@ -52,6 +52,7 @@ fn wanted_taints(ready: &str) -> Vec<(&'static str, &'static str)> {
 
 /// One pass over every node.
 pub async fn reconcile(client: &Client, snapshot: &Snapshot, grace_seconds: f64) -> Result<()> {
+    crate::metrics::zones(snapshot.nodes.iter().map(|n| (n, ready_status(n) == "True")));
     let nodes = client.resource::<Node>("");
     for node in &snapshot.nodes {
         let mut node = node.clone();

@@ -9,17 +9,20 @@ use podium_proto::k8s::meta::v1::DeleteOptions;
 
 use crate::{Result, Snapshot, name_of};
 
-async fn delete(client: &Client, pod: &Pod, grace: Option<i64>) -> Result<()> {
+/// Deletes `pod` (with `grace`), for `reason` as the metrics say it.
+async fn delete(client: &Client, pod: &Pod, grace: Option<i64>, reason: &str) -> Result<()> {
     let meta = pod.metadata.clone().unwrap_or_default();
     let options = DeleteOptions {
         grace_period_seconds: grace,
         ..Default::default()
     };
-    match client
+    let result = client
         .resource::<Pod>(&meta.namespace)
         .delete(&meta.name, options)
-        .await
-    {
+        .await;
+    let failed = matches!(&result, Err(e) if !e.is_not_found());
+    crate::metrics::force_deleted(&meta.namespace, reason, failed);
+    match result {
         Ok(_) => Ok(()),
         Err(e) if e.is_not_found() => Ok(()),
         Err(e) => Err(e.into()),
@@ -37,12 +40,14 @@ pub async fn reconcile(client: &Client, snapshot: &Snapshot, terminated_threshol
                 node,
                 "force-deleting a pod bound to a node that no longer exists"
             );
-            delete(client, pod, Some(0)).await?;
+            delete(client, pod, Some(0), "orphaned").await?;
         }
     }
     let mut terminated: Vec<&Pod> = snapshot
         .pods
         .iter()
+        // Those already being deleted are on their way and are not asked again each pass.
+        .filter(|p| p.metadata.as_ref().is_none_or(|m| m.deletion_timestamp.is_none()))
         .filter(|p| {
             p.status
                 .as_ref()
@@ -57,7 +62,7 @@ pub async fn reconcile(client: &Client, snapshot: &Snapshot, terminated_threshol
                 .map_or(0, |t| t.seconds)
         });
         for pod in &terminated[..terminated.len() - terminated_threshold] {
-            delete(client, pod, None).await?;
+            delete(client, pod, None, "terminated").await?;
         }
     }
     Ok(())

@@ -59,7 +59,7 @@ pub async fn reconcile(client: &Client, snapshot: &Snapshot) -> Result<()> {
                     .delete(&meta.name, DeleteOptions::default())
                     .await
                 {
-                    Ok(_) => {}
+                    Ok(_) => crate::metrics::evicted(&crate::metrics::zone(node)),
                     Err(e) if e.is_not_found() => {}
                     Err(e) => return Err(e.into()),
                 }

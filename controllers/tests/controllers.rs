@@ -113,6 +113,11 @@ async fn pod_on(client: &Client, name: &str, node: &str, tolerations: Vec<Tolera
     pods.update_status(pod).await.unwrap();
 }
 
+/// This process's metrics, as `/metrics` would serve them.
+fn scrape() -> std::collections::BTreeMap<String, f64> {
+    podium_telemetry::metrics::parse_text(&podium_telemetry::metrics::render()).unwrap()
+}
+
 async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
@@ -308,6 +313,14 @@ async fn silent_nodes_are_tainted_and_their_pods_evicted_per_toleration() {
     cidrs.dedup();
     assert_eq!(cidrs.len(), 3, "{cidrs:?}");
     assert!(cidrs.iter().all(|c| c.starts_with("10.244.") && c.ends_with(".0/24")));
+    // What /metrics says: the evictions ("quick" and "intruder") and the zone's nodes.
+    let metrics = scrape();
+    assert!(
+        metrics[r#"node_collector_evictions_total{zone=""}"#] >= 2.0,
+        "{metrics:?}"
+    );
+    assert_eq!(metrics[r#"node_collector_zone_size{zone=""}"#], 3.0);
+    assert!(metrics.contains_key(r#"node_collector_unhealthy_nodes_in_zone{zone=""}"#));
     renewer.abort();
     renew_silent.abort();
     controllers.cancel();
@@ -359,6 +372,17 @@ async fn pods_of_missing_nodes_and_surplus_terminated_pods_are_collected() {
     .await;
     let newest = pods.get("done-3").await.unwrap();
     assert!(newest.metadata.unwrap().deletion_timestamp.is_none());
+    let metrics = scrape();
+    let deleted = |reason: &str| {
+        metrics
+            .get(&format!(
+                r#"pod_gc_collector_force_delete_pods_total{{namespace="default",reason="{reason}"}}"#
+            ))
+            .copied()
+            .unwrap_or_default()
+    };
+    assert_eq!(deleted("orphaned"), 1.0, "{metrics:?}");
+    assert_eq!(deleted("terminated"), 2.0, "each deleted once: {metrics:?}");
     controllers.cancel();
     stop.cancel();
     server.wait().await.unwrap();
