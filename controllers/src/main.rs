@@ -8,6 +8,7 @@ use clap::Parser;
 use podium_client::Client;
 use podium_controllers::pod_cidr::Cidr;
 use podium_controllers::{Config, run};
+use podium_telemetry::metrics::Endpoint;
 use tokio_util::sync::CancellationToken;
 
 /// Podium's controller-manager: marks silent nodes Unknown and taints them, evicts pods from
@@ -57,10 +58,9 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let telemetry = podium_telemetry::init("controller-manager", &args.log)?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let endpoint = Endpoint::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    let listen = listener.local_addr()?;
     let cluster_cidr = args
         .cluster_cidr
         .as_deref()
@@ -82,11 +82,7 @@ async fn main() -> anyhow::Result<()> {
     let client = Client::new(&args.apiserver)?;
     let shutdown = CancellationToken::new();
     podium_client::signals::cancel_on_signal(shutdown.clone());
-    tracing::info!(address = %listen, "health and Prometheus /metrics on http://{listen}");
-    let endpoint = tokio::spawn(podium_telemetry::metrics::serve(
-        listener,
-        shutdown.clone().cancelled_owned(),
-    ));
+    let endpoint = endpoint.spawn(shutdown.clone().cancelled_owned());
     run(client, config, shutdown.clone()).await;
     shutdown.cancel();
     let _ = endpoint.await;

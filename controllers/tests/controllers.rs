@@ -113,6 +113,14 @@ async fn pod_on(client: &Client, name: &str, node: &str, tolerations: Vec<Tolera
     pods.update_status(pod).await.unwrap();
 }
 
+/// Whether pod `name` exists with a deletionTimestamp.
+async fn being_deleted(pods: &podium_client::Objects<Pod>, name: &str) -> bool {
+    pods.get_opt(name)
+        .await
+        .unwrap()
+        .is_some_and(|p| p.metadata.is_some_and(|m| m.deletion_timestamp.is_some()))
+}
+
 /// This process's metrics, as `/metrics` would serve them.
 fn scrape() -> std::collections::BTreeMap<String, f64> {
     podium_telemetry::metrics::parse_text(&podium_telemetry::metrics::render()).unwrap()
@@ -226,34 +234,12 @@ async fn silent_nodes_are_tainted_and_their_pods_evicted_per_toleration() {
     .await;
     // "quick" tolerates the taint for 2 s, then is evicted (graceful deletion: no agent confirms it).
     wait_for("quick to be evicted", Duration::from_secs(10), || async {
-        pods.get("quick")
-            .await
-            .unwrap()
-            .metadata
-            .unwrap()
-            .deletion_timestamp
-            .is_some()
+        being_deleted(&pods, "quick").await
     })
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(
-        pods.get("patient")
-            .await
-            .unwrap()
-            .metadata
-            .unwrap()
-            .deletion_timestamp
-            .is_none()
-    );
-    assert!(
-        pods.get("safe")
-            .await
-            .unwrap()
-            .metadata
-            .unwrap()
-            .deletion_timestamp
-            .is_none()
-    );
+    assert!(!being_deleted(&pods, "patient").await);
+    assert!(!being_deleted(&pods, "safe").await);
     // A node with a taint no pod tolerates: its pod goes at once.
     ready_node(
         &client,
@@ -268,13 +254,7 @@ async fn silent_nodes_are_tainted_and_their_pods_evicted_per_toleration() {
     .await;
     pod_on(&client, "intruder", "dedicated", vec![]).await;
     wait_for("intruder to be evicted", Duration::from_secs(5), || async {
-        pods.get("intruder")
-            .await
-            .unwrap()
-            .metadata
-            .unwrap()
-            .deletion_timestamp
-            .is_some()
+        being_deleted(&pods, "intruder").await
     })
     .await;
     // The silent node speaks again: Ready, untainted.
@@ -357,16 +337,11 @@ async fn pods_of_missing_nodes_and_surplus_terminated_pods_are_collected() {
         "the two oldest terminated pods to be deleted",
         Duration::from_secs(5),
         || async {
-            let deleting = |name: &'static str| {
+            let gone_or_going = |name: &'static str| {
                 let pods = pods.clone();
-                async move {
-                    pods.get_opt(name)
-                        .await
-                        .unwrap()
-                        .is_none_or(|p| p.metadata.unwrap().deletion_timestamp.is_some())
-                }
+                async move { pods.get_opt(name).await.unwrap().is_none() || being_deleted(&pods, name).await }
             };
-            deleting("done-1").await && deleting("done-2").await
+            gone_or_going("done-1").await && gone_or_going("done-2").await
         },
     )
     .await;

@@ -98,8 +98,17 @@ fn a_pods_trace_runs_from_kubectl_through_scheduler_and_agent() {
             .cloned()
     });
 
-    // The agent's /metrics, on its own endpoint (the node's daemon endpoint port).
-    let agent = Cluster::metrics(&format!("127.0.0.1:{}", c.agent_port()));
+    // The agent's /metrics, on its own endpoint (the node's daemon endpoint port). The running
+    // gauges follow the agent's relist of the node's containers (each second).
+    let agent_addr = format!("127.0.0.1:{}", c.agent_port());
+    let start = Instant::now();
+    let agent = loop {
+        let agent = Cluster::metrics(&agent_addr);
+        if agent["kubelet_running_pods"] >= 1.0 || start.elapsed() > Duration::from_secs(10) {
+            break agent;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     assert!(agent["kubelet_running_pods"] >= 1.0);
     assert!(agent[r#"kubelet_running_containers{container_state="running"}"#] >= 1.0);
     assert!(agent["kubelet_pod_start_duration_seconds_count"] >= 1.0);

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use clap::Parser;
 use podium_scheduler::{Config, run};
+use podium_telemetry::metrics::Endpoint;
 use tokio_util::sync::CancellationToken;
 
 /// Podium's scheduler: binds pending pods to nodes with Kubernetes' scheduling framework.
@@ -44,10 +45,9 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let telemetry = podium_telemetry::init("scheduler", &args.log)?;
     podium_scheduler::metrics::register();
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let endpoint = Endpoint::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    let listen = listener.local_addr()?;
     let mut config = Config::new(&args.apiserver);
     config.scheduler_name = args.scheduler_name;
     config.leader_elect = args.leader_elect;
@@ -60,11 +60,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(apiserver = %config.apiserver, identity = %config.identity, "scheduler starting");
     let shutdown = CancellationToken::new();
     podium_client::signals::cancel_on_signal(shutdown.clone());
-    tracing::info!(address = %listen, "health and Prometheus /metrics on http://{listen}");
-    let endpoint = tokio::spawn(podium_telemetry::metrics::serve(
-        listener,
-        shutdown.clone().cancelled_owned(),
-    ));
+    let endpoint = endpoint.spawn(shutdown.clone().cancelled_owned());
     let result = run(config, shutdown.clone()).await.context("scheduler stopped");
     shutdown.cancel();
     let _ = endpoint.await;

@@ -63,21 +63,42 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new().route("/metrics", get(metrics))
 }
 
-/// Serves `/metrics` and the health checks (`/healthz`, `/livez`, `/readyz`) on `listener`
-/// until `shutdown`: the endpoint of components with no other HTTP face (the scheduler, the
-/// controller-manager).
-pub async fn serve(
+/// The endpoint of components with no other HTTP face (the scheduler, the
+/// controller-manager): `/metrics` and the health checks (`/healthz`, `/livez`, `/readyz`).
+#[derive(Debug)]
+pub struct Endpoint {
     listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let ok = || async { "ok" };
-    let router: Router = routes()
-        .route("/healthz", get(ok))
-        .route("/livez", get(ok))
-        .route("/readyz", get(ok))
-        .layer(axum::middleware::from_fn(crate::middleware::trace))
-        .layer(axum::middleware::from_fn(crate::middleware::request_id));
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    /// Where it listens (the real port when bound to port 0).
+    pub addr: std::net::SocketAddr,
+}
+
+impl Endpoint {
+    pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        Ok(Endpoint { listener, addr })
+    }
+
+    /// Serves until `shutdown`, saying where on a start-up line.
+    pub fn spawn(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<std::io::Result<()>> {
+        let addr = self.addr;
+        tracing::info!(address = %addr, "health and Prometheus /metrics on http://{addr}");
+        let ok = || async { "ok" };
+        let router: Router = routes()
+            .route("/healthz", get(ok))
+            .route("/livez", get(ok))
+            .route("/readyz", get(ok))
+            .layer(axum::middleware::from_fn(crate::middleware::trace))
+            .layer(axum::middleware::from_fn(crate::middleware::request_id));
+        tokio::spawn(async move {
+            axum::serve(self.listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+        })
+    }
 }
 
 #[cfg(test)]
