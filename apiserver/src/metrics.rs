@@ -234,9 +234,20 @@ fn response_code(response: &Response) -> u16 {
     }
 }
 
-/// Counts and times every request by verb, resource and code.
-pub async fn record(request: Request, next: Next) -> Response {
+/// Whether the request is long-running, from the classification `record` left on it (or
+/// classifying it now).
+pub fn long_running(request: &Request) -> bool {
+    match request.extensions().get::<RequestInfo>() {
+        Some(info) => info.long_running(),
+        None => classify(request).long_running(),
+    }
+}
+
+/// Counts and times every request by verb, resource and code; leaves its classification on
+/// the request for the layers within.
+pub async fn record(mut request: Request, next: Next) -> Response {
     let info = classify(&request);
+    request.extensions_mut().insert(info.clone());
     let start = Instant::now();
     let response = next.run(request).await;
     let code = response_code(&response).to_string();

@@ -44,7 +44,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 fn exempt(request: &axum::extract::Request) -> bool {
     matches!(request.uri().path(), "/healthz" | "/readyz" | "/livez" | "/metrics")
         || request.uri().path().starts_with("/grpc.health.")
-        || crate::metrics::classify(request).long_running()
+        || crate::metrics::long_running(request)
 }
 
 impl Config {
